@@ -1,0 +1,113 @@
+/**
+ * The lvscare static pod manifest, as sealos's `sealctl static-pod lvscare` writes it: same pod
+ * name, namespace, arguments, privileges and mounts, so nodes installed by either tool look alike.
+ * Ours adds a liveness probe on the daemon's /healthz when the metrics server is enabled.
+ */
+import { stringify } from "yaml";
+import { isUnspecifiedIp, parseListenAddress } from "./address.ts";
+import { UsageError } from "./errors.ts";
+import { parseServerList } from "./servers.ts";
+
+export const DEFAULT_STATIC_POD_NAME = "kube-sealos-lvscare";
+export const LVSCARE_COMMAND = "/usr/bin/lvscare";
+
+export interface LvscareStaticPodOptions {
+  /** Virtual server `IP:port` (e.g. 10.103.97.2:6443). */
+  vip: string;
+  /** Every master's `IP:port`. */
+  masters: string[];
+  /** Container image of lvscare. */
+  image: string;
+  /** Pod and container name; default kube-sealos-lvscare. */
+  name?: string;
+  /** Extra `lvscare care` arguments appended after sealos's, e.g. ["--mode", "link"]. */
+  options?: string[];
+  /** Adds `--metrics-addr` to the arguments and a liveness probe on its /healthz. */
+  metricsAddr?: string;
+  /** Legacy env LVSCARE_NODE_IP that sealos sets from the `lvscare.node.ip` hosts entry. */
+  nodeIp?: string;
+}
+
+// DNS-1123 label: kubelet refuses other pod names, better to say so before writing the file.
+const POD_NAME = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
+
+/** Renders the manifest as YAML; throws UsageError on bad input, so nothing half-valid is written. */
+export function renderLvscareStaticPod(opts: LvscareStaticPodOptions): string {
+  const name = opts.name ?? DEFAULT_STATIC_POD_NAME;
+  if (!POD_NAME.test(name)) {
+    throw new UsageError(`--name: "${name}" is not a valid pod name (lower-case DNS label, at most 63 characters)`);
+  }
+  const image = opts.image.trim();
+  if (image === "" || /\s/.test(image)) throw new UsageError(`--image: "${opts.image}" is not an image reference`);
+  // Same checks as `lvscare care` makes at start-up: a manifest that cannot start is refused now.
+  parseServerList(opts.vip, opts.masters);
+  const extra = [...(opts.options ?? [])];
+  if (extra.some((arg) => arg === "--vs" || arg.startsWith("--vs=") || arg === "--rs" || arg.startsWith("--rs="))) {
+    throw new UsageError("--options: --vs and --rs come from --vip and --masters, not from --options");
+  }
+
+  const metricsInOptions = findOptionValue(extra, "--metrics-addr");
+  if (opts.metricsAddr !== undefined && metricsInOptions !== undefined) {
+    throw new UsageError("--metrics-addr given both directly and inside --options");
+  }
+  if (opts.metricsAddr !== undefined) extra.push("--metrics-addr", opts.metricsAddr);
+  const metricsAddr = opts.metricsAddr ?? metricsInOptions;
+
+  const args = ["care", "--vs", opts.vip, "--health-path", "/healthz", "--health-schem", "https"];
+  for (const master of opts.masters) args.push("--rs", master);
+  args.push(...extra);
+
+  const container: Record<string, unknown> = {
+    args,
+    command: [LVSCARE_COMMAND],
+  };
+  if (opts.nodeIp !== undefined) container["env"] = [{ name: "LVSCARE_NODE_IP", value: opts.nodeIp }];
+  container["image"] = image;
+  container["imagePullPolicy"] = "IfNotPresent";
+  if (metricsAddr !== undefined) container["livenessProbe"] = livenessProbe(metricsAddr);
+  container["name"] = name;
+  container["resources"] = {};
+  container["securityContext"] = { privileged: true };
+  container["volumeMounts"] = [{ mountPath: "/lib/modules", name: "lib-modules", readOnly: true }];
+
+  const pod = {
+    apiVersion: "v1",
+    kind: "Pod",
+    metadata: { creationTimestamp: null, name, namespace: "kube-system" },
+    spec: {
+      containers: [container],
+      hostNetwork: true,
+      priorityClassName: "system-node-critical",
+      volumes: [{ hostPath: { path: "/lib/modules", type: "" }, name: "lib-modules" }],
+    },
+    status: {},
+  };
+  return stringify(pod, { indentSeq: false, lineWidth: 0 });
+}
+
+function livenessProbe(metricsAddr: string): Record<string, unknown> {
+  const listen = parseListenAddress(metricsAddr, "--metrics-addr");
+  const httpGet: Record<string, unknown> = {};
+  // hostNetwork pod: without a host the kubelet probes the node IP, which a loopback-only
+  // listener would not answer.
+  if (listen.ip !== undefined && !isUnspecifiedIp(listen.ip)) httpGet["host"] = listen.ip;
+  httpGet["path"] = "/healthz";
+  httpGet["port"] = listen.port;
+  httpGet["scheme"] = "HTTP";
+  return { failureThreshold: 3, httpGet, initialDelaySeconds: 10, periodSeconds: 10, timeoutSeconds: 5 };
+}
+
+/** Value of `--flag VALUE` or `--flag=VALUE` in an argument list (the last one wins, as in commander). */
+function findOptionValue(args: readonly string[], flag: string): string | undefined {
+  let found: string | undefined;
+  args.forEach((arg, index) => {
+    if (arg === flag) {
+      const value = args[index + 1];
+      if (value === undefined) throw new UsageError(`--options: ${flag} needs a value`);
+      found = value;
+    } else if (arg.startsWith(`${flag}=`)) {
+      found = arg.slice(flag.length + 1);
+    }
+  });
+  return found;
+}
