@@ -1,0 +1,256 @@
+/**
+ * The daemon's decision logic as a deterministic state machine: time, probe results and lost
+ * connections go in; probes to start or cancel, health transitions and desired destinations come
+ * out. It never reads a clock or does I/O, so every scenario (kill, blackhole, flapping, ...) is
+ * replayed in unit tests with a fake clock.
+ *
+ * Probing, per master (numbers are the defaults):
+ * - A round every interval (1 s): one probe on the kept-alive connection.
+ * - Hedge: if that probe is unanswered after 250 ms, a second probe on a fresh connection. A lost
+ *   SYN or a stalled connection then costs nothing (the hedge answers); a blackhole makes both
+ *   time out, which is two failures = fall at ~timeout + 250 ms after the round started.
+ * - A success settles the round (the other probe is cancelled and does not count).
+ * - After a failed round the next one starts at once while the master is still in rotation, so a
+ *   refused connection is confirmed within milliseconds instead of a full interval later.
+ * - A kept-alive connection the master closes or resets starts a round at once (at most one such
+ *   early round per interval, so a server that closes after every answer cannot cause a storm).
+ * - Down masters are probed once per interval without hedging: nothing to protect there.
+ */
+import { type Endpoint, formatEndpoint } from "../address.ts";
+import type { AllDownPolicy } from "../config.ts";
+import type { ProbeOutcome } from "../probe/outcome.ts";
+import { type DesiredDestinations, desiredDestinations, type MasterHealth } from "./desired.ts";
+import { type Health, HealthTracker } from "./health.ts";
+
+export interface ControllerTiming {
+  readonly intervalMs: number;
+  readonly timeoutMs: number;
+  readonly hedgeDelayMs: number;
+  readonly fall: number;
+  readonly rise: number;
+}
+
+export type ProbeRole = "primary" | "hedge";
+
+export type ControllerCommand =
+  | {
+      readonly kind: "start-probe";
+      readonly probeId: number;
+      readonly master: Endpoint;
+      readonly role: ProbeRole;
+      /** true: open a new connection instead of reusing the kept-alive one. */
+      readonly fresh: boolean;
+    }
+  /** The probe's answer no longer matters (deadline passed or its round already succeeded). */
+  | { readonly kind: "cancel-probe"; readonly probeId: number; readonly master: Endpoint };
+
+export interface HealthTransition {
+  readonly master: Endpoint;
+  readonly from: Health;
+  readonly to: Health;
+  /** Why, for the log line: "2 consecutive failures, last: connection refused". */
+  readonly reason: string;
+  readonly at: number;
+}
+
+export interface ControllerOutput {
+  readonly commands: ControllerCommand[];
+  readonly transitions: HealthTransition[];
+  /** Set when "every master is down" turned on (true) or off (false) in this step. */
+  allDownChanged: boolean | undefined;
+}
+
+interface InFlightProbe {
+  readonly id: number;
+  readonly role: ProbeRole;
+  readonly deadline: number;
+  readonly slot: MasterSlot;
+}
+
+interface MasterSlot {
+  readonly address: Endpoint;
+  readonly tracker: HealthTracker;
+  readonly inFlight: Map<number, InFlightProbe>;
+  roundStartedAt: number;
+  /** When to launch the hedge of the running round; undefined when none is due. */
+  hedgeAt: number | undefined;
+  /** When the next round starts; undefined while a round is running. */
+  nextRoundAt: number | undefined;
+  lastEarlyRoundAt: number;
+}
+
+export class CareController {
+  private readonly timing: ControllerTiming;
+  private readonly policy: AllDownPolicy;
+  private readonly slots: MasterSlot[];
+  private readonly probes = new Map<number, InFlightProbe>();
+  private nextProbeId = 1;
+  private allDown = false;
+
+  /** Every master gets its first round at `now`. */
+  constructor(masters: readonly Endpoint[], timing: ControllerTiming, policy: AllDownPolicy, now: number) {
+    this.timing = timing;
+    this.policy = policy;
+    this.slots = masters.map((address) => ({
+      address,
+      tracker: new HealthTracker(timing.fall, timing.rise),
+      inFlight: new Map(),
+      roundStartedAt: now,
+      hedgeAt: undefined,
+      nextRoundAt: now,
+      lastEarlyRoundAt: Number.NEGATIVE_INFINITY,
+    }));
+  }
+
+  /** Time has passed: expire deadlines, launch hedges and due rounds. */
+  advance(now: number): ControllerOutput {
+    const out: ControllerOutput = { commands: [], transitions: [], allDownChanged: undefined };
+    for (const slot of this.slots) this.advanceSlot(slot, now, out);
+    return out;
+  }
+
+  /** A probe answered (or failed on its own). Unknown ids (cancelled probes) are ignored. */
+  probeResult(probeId: number, outcome: ProbeOutcome, now: number): ControllerOutput {
+    const out: ControllerOutput = { commands: [], transitions: [], allDownChanged: undefined };
+    const probe = this.probes.get(probeId);
+    if (probe) {
+      this.forget(probe);
+      if (outcome.ok) this.onSuccess(probe.slot, outcome, now, out);
+      else this.onFailure(probe.slot, outcome.detail, now, out);
+    }
+    for (const slot of this.slots) this.advanceSlot(slot, now, out);
+    return out;
+  }
+
+  /**
+   * The kept-alive probe connection to `master` was closed or reset by the other side while idle:
+   * the master may just have died, so look now rather than at the next interval.
+   */
+  connectionLost(master: Endpoint, now: number): ControllerOutput {
+    const out: ControllerOutput = { commands: [], transitions: [], allDownChanged: undefined };
+    const slot = this.slotOf(master);
+    if (
+      slot &&
+      slot.inFlight.size === 0 &&
+      slot.tracker.health !== "down" &&
+      now - slot.lastEarlyRoundAt >= this.timing.intervalMs
+    ) {
+      slot.lastEarlyRoundAt = now;
+      slot.nextRoundAt = now;
+    }
+    for (const s of this.slots) this.advanceSlot(s, now, out);
+    return out;
+  }
+
+  /** When `advance` must be called next; undefined when nothing is pending. */
+  nextWakeAt(): number | undefined {
+    let wake: number | undefined;
+    const consider = (t: number | undefined): void => {
+      if (t !== undefined && (wake === undefined || t < wake)) wake = t;
+    };
+    for (const slot of this.slots) {
+      for (const probe of slot.inFlight.values()) consider(probe.deadline);
+      if (slot.inFlight.size > 0) consider(slot.hedgeAt);
+      else consider(slot.nextRoundAt);
+    }
+    return wake;
+  }
+
+  masters(): MasterHealth[] {
+    return this.slots.map((slot) => ({ address: slot.address, health: slot.tracker.health }));
+  }
+
+  healthOf(master: Endpoint): Health | undefined {
+    return this.slotOf(master)?.tracker.health;
+  }
+
+  desired(): DesiredDestinations {
+    return desiredDestinations(this.masters(), this.policy);
+  }
+
+  /** Probes currently awaited, for the driver's bookkeeping and for tests. */
+  inFlightCount(): number {
+    return this.probes.size;
+  }
+
+  private advanceSlot(slot: MasterSlot, now: number, out: ControllerOutput): void {
+    for (const probe of [...slot.inFlight.values()]) {
+      if (probe.deadline > now) continue;
+      this.forget(probe);
+      out.commands.push({ kind: "cancel-probe", probeId: probe.id, master: slot.address });
+      this.onFailure(slot, `timeout: no answer within ${this.timing.timeoutMs}ms`, now, out);
+    }
+    if (slot.hedgeAt !== undefined && now >= slot.hedgeAt) {
+      slot.hedgeAt = undefined;
+      if (slot.inFlight.size > 0) this.startProbe(slot, "hedge", now, out);
+    }
+    if (slot.inFlight.size === 0 && slot.nextRoundAt !== undefined && now >= slot.nextRoundAt) {
+      this.startRound(slot, now, out);
+    }
+  }
+
+  private startRound(slot: MasterSlot, now: number, out: ControllerOutput): void {
+    slot.roundStartedAt = now;
+    slot.nextRoundAt = undefined;
+    const hedge = slot.tracker.health !== "down" && this.timing.hedgeDelayMs < this.timing.timeoutMs;
+    slot.hedgeAt = hedge ? now + this.timing.hedgeDelayMs : undefined;
+    this.startProbe(slot, "primary", now, out);
+  }
+
+  private startProbe(slot: MasterSlot, role: ProbeRole, now: number, out: ControllerOutput): void {
+    const probe: InFlightProbe = { id: this.nextProbeId++, role, deadline: now + this.timing.timeoutMs, slot };
+    slot.inFlight.set(probe.id, probe);
+    this.probes.set(probe.id, probe);
+    out.commands.push({ kind: "start-probe", probeId: probe.id, master: slot.address, role, fresh: role === "hedge" });
+  }
+
+  private forget(probe: InFlightProbe): void {
+    probe.slot.inFlight.delete(probe.id);
+    this.probes.delete(probe.id);
+  }
+
+  private onSuccess(slot: MasterSlot, outcome: ProbeOutcome, now: number, out: ControllerOutput): void {
+    const change = slot.tracker.recordSuccess();
+    if (change) {
+      const answer = outcome.ok ? `HTTP ${outcome.status}` : "";
+      const reason =
+        change.from === "unknown"
+          ? `first probe answered ${answer}`
+          : `${slot.tracker.successStreak} consecutive successes, last: ${answer}`;
+      this.transition(slot, change.from, change.to, reason, now, out);
+    }
+    // The round is settled: whatever the other probe says now is stale.
+    for (const other of [...slot.inFlight.values()]) {
+      this.forget(other);
+      out.commands.push({ kind: "cancel-probe", probeId: other.id, master: slot.address });
+    }
+    slot.hedgeAt = undefined;
+    slot.nextRoundAt = Math.max(slot.roundStartedAt + this.timing.intervalMs, now);
+  }
+
+  private onFailure(slot: MasterSlot, detail: string, now: number, out: ControllerOutput): void {
+    const change = slot.tracker.recordFailure();
+    if (change) {
+      const reason = `${slot.tracker.failureStreak} consecutive failure${slot.tracker.failureStreak > 1 ? "s" : ""}, last: ${detail}`;
+      this.transition(slot, change.from, change.to, reason, now, out);
+    }
+    if (slot.inFlight.size > 0) return; // the round's other probe still speaks
+    slot.hedgeAt = undefined;
+    slot.nextRoundAt =
+      slot.tracker.health === "down" ? Math.max(slot.roundStartedAt + this.timing.intervalMs, now) : now;
+  }
+
+  private transition(slot: MasterSlot, from: Health, to: Health, reason: string, now: number, out: ControllerOutput): void {
+    out.transitions.push({ master: slot.address, from, to, reason, at: now });
+    const allDown = this.slots.every((s) => s.tracker.health === "down");
+    if (allDown !== this.allDown) {
+      this.allDown = allDown;
+      out.allDownChanged = allDown;
+    }
+  }
+
+  private slotOf(master: Endpoint): MasterSlot | undefined {
+    const key = formatEndpoint(master);
+    return this.slots.find((slot) => formatEndpoint(slot.address) === key);
+  }
+}

@@ -1,0 +1,141 @@
+/**
+ * Discrete-event simulation around the pure CareController: a fake clock, masters whose answers
+ * are scripted per probe, and external events (a master killed, a connection reset) at given
+ * simulated times. Time here is simulated milliseconds; nothing sleeps.
+ */
+import { type Endpoint, formatEndpoint, parseEndpoint } from "../../src/address.ts";
+import type { AllDownPolicy } from "../../src/config.ts";
+import {
+  CareController,
+  type ControllerOutput,
+  type ControllerTiming,
+  type HealthTransition,
+  type ProbeRole,
+} from "../../src/controller/controller.ts";
+import type { ProbeOutcome } from "../../src/probe/outcome.ts";
+
+export const DEFAULT_TIMING: ControllerTiming = { intervalMs: 1000, timeoutMs: 1000, hedgeDelayMs: 250, fall: 2, rise: 2 };
+
+export interface ProbeAttempt {
+  readonly at: number;
+  readonly master: string;
+  readonly role: ProbeRole;
+  readonly fresh: boolean;
+  /** 0-based count of probes sent to this master so far. */
+  readonly seq: number;
+}
+
+/** How a master answers one probe: after some time with an outcome, or never (blackhole). */
+export type Answer = { readonly afterMs: number; readonly outcome: ProbeOutcome } | "never";
+export type Behaviour = (attempt: ProbeAttempt) => Answer;
+
+export const healthy = (latencyMs = 3): Behaviour => () => ({ afterMs: latencyMs, outcome: { ok: true, status: 200, latencyMs } });
+export const refused: Behaviour = () => ({
+  afterMs: 1,
+  outcome: { ok: false, reason: "refused", detail: "connection refused", latencyMs: 1 },
+});
+export const blackhole: Behaviour = () => "never";
+export const httpStatus = (status: number): Behaviour => () => ({
+  afterMs: 2,
+  outcome: { ok: false, reason: "status", status, detail: `HTTP ${status}`, latencyMs: 2 },
+});
+/** Answers 200, but only after `ms` (slower than the timeout when ms > timeout). */
+export const slow = (ms: number): Behaviour => () => ({ afterMs: ms, outcome: { ok: true, status: 200, latencyMs: ms } });
+
+export class Simulation {
+  readonly controller: CareController;
+  readonly transitions: HealthTransition[] = [];
+  readonly attempts: ProbeAttempt[] = [];
+  readonly allDownChanges: Array<{ at: number; allDown: boolean }> = [];
+  readonly cancelled: number[] = [];
+  now = 0;
+  private readonly behaviours = new Map<string, Behaviour>();
+  private readonly sent = new Map<string, number>();
+  private pending: Array<{ at: number; probeId: number; outcome: ProbeOutcome }> = [];
+  private events: Array<{ at: number; run: () => void }> = [];
+
+  constructor(
+    masters: Record<string, Behaviour>,
+    timing: ControllerTiming = DEFAULT_TIMING,
+    policy: AllDownPolicy = "keep",
+  ) {
+    const endpoints = Object.keys(masters).map((m) => parseEndpoint(m, "master"));
+    for (const [master, behaviour] of Object.entries(masters)) this.behaviours.set(master, behaviour);
+    this.controller = new CareController(endpoints, timing, policy, 0);
+    this.absorb(this.controller.advance(0));
+  }
+
+  /** From simulated time `at` on, `master` answers per `behaviour`. */
+  setBehaviour(at: number, master: string, behaviour: Behaviour): void {
+    this.schedule(at, () => this.behaviours.set(master, behaviour));
+  }
+
+  /** At `at`, the kept-alive connection to `master` is closed by the other side (process died). */
+  connectionLost(at: number, master: string): void {
+    this.schedule(at, () => this.absorb(this.controller.connectionLost(parseEndpoint(master, "master"), this.now)));
+  }
+
+  schedule(at: number, run: () => void): void {
+    this.events.push({ at, run });
+    this.events.sort((a, b) => a.at - b.at);
+  }
+
+  runUntil(end: number): void {
+    for (;;) {
+      const wake = this.controller.nextWakeAt();
+      const nextAnswer = this.pending.reduce((min, p) => Math.min(min, p.at), Number.POSITIVE_INFINITY);
+      const nextEvent = this.events[0]?.at ?? Number.POSITIVE_INFINITY;
+      const next = Math.min(wake ?? Number.POSITIVE_INFINITY, nextAnswer, nextEvent);
+      if (next > end) break;
+      this.now = Math.max(this.now, next);
+      if (nextEvent === next) {
+        this.events.shift()?.run();
+      } else if (nextAnswer === next) {
+        const index = this.pending.findIndex((p) => p.at === next);
+        const [answer] = this.pending.splice(index, 1);
+        if (answer) this.absorb(this.controller.probeResult(answer.probeId, answer.outcome, this.now));
+      } else {
+        this.absorb(this.controller.advance(this.now));
+      }
+    }
+    this.now = end;
+  }
+
+  /** When `master` last went to `health` at or after `since`; undefined if it did not. */
+  transitionTime(master: string, to: string, since = 0): number | undefined {
+    return this.transitions.find((t) => formatEndpoint(t.master) === master && t.to === to && t.at >= since)?.at;
+  }
+
+  transitionsOf(master: string): HealthTransition[] {
+    return this.transitions.filter((t) => formatEndpoint(t.master) === master);
+  }
+
+  attemptsOf(master: string, from = 0, to = Number.POSITIVE_INFINITY): ProbeAttempt[] {
+    return this.attempts.filter((a) => a.master === master && a.at >= from && a.at < to);
+  }
+
+  private absorb(out: ControllerOutput): void {
+    this.transitions.push(...out.transitions);
+    if (out.allDownChanged !== undefined) this.allDownChanges.push({ at: this.now, allDown: out.allDownChanged });
+    for (const command of out.commands) {
+      if (command.kind === "cancel-probe") {
+        this.cancelled.push(command.probeId);
+        this.pending = this.pending.filter((p) => p.probeId !== command.probeId);
+        continue;
+      }
+      const master = formatEndpoint(command.master);
+      const seq = this.sent.get(master) ?? 0;
+      this.sent.set(master, seq + 1);
+      const attempt: ProbeAttempt = { at: this.now, master, role: command.role, fresh: command.fresh, seq };
+      this.attempts.push(attempt);
+      const behaviour = this.behaviours.get(master);
+      if (!behaviour) throw new Error(`no behaviour for ${master}`);
+      const answer = behaviour(attempt);
+      if (answer !== "never") this.pending.push({ at: this.now + answer.afterMs, probeId: command.probeId, outcome: answer.outcome });
+    }
+  }
+}
+
+export function endpoint(text: string): Endpoint {
+  return parseEndpoint(text, "test");
+}
