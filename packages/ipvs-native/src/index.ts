@@ -1,1 +1,25 @@
-export const hello: string = "x"; 
+// Public API of @lvscare/ipvs-native: an IPVS client and an rtnetlink client over a native
+// netlink layer (koffi-bound libc, no compile step).
+
+export { IpvsClient, type IpvsClientOptions } from './client.ts';
+export { IpvsError, isIpvsError, type ExtendedAck, type IpvsErrorKind } from './errors.ts';
+export { withNetns } from './netns.ts';
+export { canonicalAddress } from './inet.ts';
+export type {
+  AddressFamily,
+  AddressServiceKey,
+  Destination,
+  DestinationSpec,
+  ForwardMethod,
+  FwmarkServiceKey,
+  IpvsInfo,
+  IpvsTimeouts,
+  Protocol,
+  Service,
+  ServiceKey,
+  ServiceOptions,
+  ServiceSpec,
+  ServiceState,
+  Stats,
+} from './types.ts';
+export { isFwmarkKey } from './types.ts';

@@ -1,0 +1,275 @@
+import { endianness } from 'node:os';
+import { IpvsError, errnoNumber, invalidInput, kernelError, malformed, syscallError } from './errors.ts';
+import {
+  AF_NETLINK,
+  EAGAIN,
+  EINTR,
+  MSG_TRUNC,
+  NETLINK_CAP_ACK,
+  NETLINK_EXT_ACK,
+  SOCK_CLOEXEC,
+  SOCK_RAW,
+  SOL_NETLINK,
+  SOL_SOCKET,
+  SO_RCVTIMEO,
+  checked,
+  closeQuietly,
+  lastErrno,
+  libc,
+  setsockoptInt,
+} from './libc.ts';
+import { withNetns } from './netns.ts';
+import {
+  NLMSG_DONE,
+  NLMSG_ERROR,
+  NLMSG_NOOP,
+  NLMSG_OVERRUN,
+  NLM_F_ACK,
+  NLM_F_DUMP,
+  decodeErrorPayload,
+  forEachMessage,
+  type MessageHeader,
+} from './nlmsg.ts';
+
+export const NETLINK_ROUTE = 0;
+export const NETLINK_GENERIC = 16;
+
+/** Size of our receive buffer. The kernel caps dump datagrams at 32 KiB; 64 KiB leaves room. */
+export const RECEIVE_BUFFER_SIZE = 64 * 1024;
+
+export interface NetlinkSocketOptions {
+  /** Create the socket inside network namespace /run/netns/<netns>. */
+  netns?: string;
+  /** Give up waiting for the kernel's answer after this long (default 10 s). */
+  receiveTimeoutMs?: number;
+}
+
+/** One reply message handed to a request's `onMessage`; `buf` is reused after the callback returns. */
+export interface ReceivedMessage extends MessageHeader {
+  buf: Buffer;
+}
+
+export interface RequestOptions {
+  /** Command name for errors, e.g. "IPVS_CMD_NEW_SERVICE". */
+  command: string;
+  /** What the command was about, for error messages ("TCP 10.0.0.1:80"). */
+  subject?: string;
+  /** Called for each data message of the reply, in order. */
+  onMessage?: (message: ReceivedMessage) => void;
+}
+
+/**
+ * A netlink socket of any protocol (NETLINK_GENERIC, NETLINK_ROUTE, ...) that sends one request
+ * at a time and reads its complete answer synchronously: the kernel processes a request inside
+ * send(), so the answer is already queued when we read it.
+ */
+export class NetlinkSocket {
+  readonly protocol: number;
+  /** Our port id, as assigned by the kernel at bind(). Replies are addressed to it. */
+  readonly portId: number;
+  private fd: number;
+  private seq: number;
+  private readonly rxbuf = Buffer.alloc(RECEIVE_BUFFER_SIZE);
+
+  private constructor(fd: number, protocol: number, portId: number) {
+    this.fd = fd;
+    this.protocol = protocol;
+    this.portId = portId;
+    // Start from the clock (as libnl does) so a restarted process does not reuse the previous
+    // run's sequence numbers on a long-lived shared kernel queue.
+    this.seq = Date.now() >>> 0;
+  }
+
+  static open(protocol: number, options: NetlinkSocketOptions = {}): NetlinkSocket {
+    if (endianness() !== 'LE') {
+      throw new IpvsError({
+        kind: 'syscall',
+        errno: errnoNumber('EAFNOSUPPORT'),
+        command: 'socket',
+        message: 'this netlink client supports little-endian hosts only',
+      });
+    }
+    const timeoutMs = options.receiveTimeoutMs ?? 10_000;
+    if (!Number.isInteger(timeoutMs) || timeoutMs <= 0) {
+      throw invalidInput('socket', `receiveTimeoutMs must be a positive integer, got ${String(timeoutMs)}`);
+    }
+    const fd = withNetns(options.netns, () =>
+      checked('socket', () => libc().socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, protocol), `AF_NETLINK protocol ${protocol}`),
+    );
+    try {
+      const kernel = sockaddrNl(0);
+      checked('bind', () => libc().bind(fd, sockaddrNl(0), kernel.length));
+      // Connecting to the kernel (port 0) makes the kernel refuse datagrams to us from any other
+      // sender, so another local process cannot inject forged replies.
+      checked('connect', () => libc().connect(fd, kernel, kernel.length));
+      // Extended ACKs give us the kernel's error text; CAP_ACK stops it echoing whole requests.
+      // Both are optional (kernels before 4.12 lack them), so failures are ignored.
+      setsockoptInt(fd, SOL_NETLINK, NETLINK_EXT_ACK, 1);
+      setsockoptInt(fd, SOL_NETLINK, NETLINK_CAP_ACK, 1);
+      setReceiveTimeout(fd, timeoutMs);
+      return new NetlinkSocket(fd, protocol, localPortId(fd));
+    } catch (err) {
+      closeQuietly(fd);
+      throw err;
+    }
+  }
+
+  get closed(): boolean {
+    return this.fd < 0;
+  }
+
+  close(): void {
+    if (this.fd < 0) return;
+    closeQuietly(this.fd);
+    this.fd = -1;
+  }
+
+  /** The sequence number the next request will carry. */
+  nextSeq(): number {
+    this.seq = (this.seq + 1) >>> 0;
+    if (this.seq === 0) this.seq = 1;
+    return this.seq;
+  }
+
+  /**
+   * Sends `message` (a complete netlink message; its seq and pid fields are overwritten) and
+   * consumes the kernel's complete answer:
+   * - dump requests (NLM_F_DUMP): every data message until NLMSG_DONE;
+   * - other requests: data messages until the ACK (NLM_F_ACK is always set here).
+   * Messages with another sequence number (stale ACKs of earlier requests) are skipped.
+   * An NLMSG_ERROR answer throws an IpvsError of kind "kernel".
+   */
+  request(message: Buffer, options: RequestOptions): void {
+    const fd = this.requireOpen(options.command);
+    const flags = message.readUInt16LE(6);
+    const dump = (flags & NLM_F_DUMP) === NLM_F_DUMP;
+    if (!dump) message.writeUInt16LE(flags | NLM_F_ACK, 6);
+    const seq = this.nextSeq();
+    message.writeUInt32LE(seq, 8);
+    message.writeUInt32LE(0, 12);
+    checked('send', () => libc().send(fd, message, message.length, 0), options.command);
+    this.receiveAnswer(fd, seq, options);
+  }
+
+  /**
+   * Sends a dump request and only counts the bytes of the answer until NLMSG_DONE, without
+   * looking at the data messages: the cost of the kernel producing the dump plus the copies.
+   * Exists to measure decoding overhead against.
+   */
+  receiveDumpBytes(message: Buffer, command: string): number {
+    const fd = this.requireOpen(command);
+    const seq = this.nextSeq();
+    message.writeUInt32LE(seq, 8);
+    checked('send', () => libc().send(fd, message, message.length, 0), command);
+    let total = 0;
+    for (;;) {
+      const n = this.receiveDatagram(fd, command);
+      total += n;
+      // NLMSG_DONE is always the last message of the last datagram; a cheap check of the
+      // final header is enough here.
+      let last = 0;
+      let off = 0;
+      while (off + 16 <= n) {
+        last = off;
+        off += (this.rxbuf.readUInt32LE(off) + 3) & ~3;
+      }
+      const type = this.rxbuf.readUInt16LE(last + 4);
+      if (this.rxbuf.readUInt32LE(last + 8) === seq && (type === NLMSG_DONE || type === NLMSG_ERROR)) return total;
+    }
+  }
+
+  private requireOpen(command: string): number {
+    if (this.fd < 0) {
+      throw new IpvsError({ kind: 'syscall', errno: errnoNumber('EBADF'), command, message: `${command}: the netlink socket is closed` });
+    }
+    return this.fd;
+  }
+
+  private receiveAnswer(fd: number, seq: number, options: RequestOptions): void {
+    let finished = false;
+    let failure: IpvsError | undefined;
+    let callbackError: unknown;
+    const handle = (header: MessageHeader): boolean => {
+      if (header.seq !== seq || header.pid !== this.portId) return true; // not ours: stale or foreign
+      switch (header.type) {
+        case NLMSG_NOOP:
+          return true;
+        case NLMSG_ERROR:
+        case NLMSG_DONE: {
+          const { errno, extAck } = decodeErrorPayload(this.rxbuf, header);
+          if (errno !== 0) failure = kernelError(options.command, errno, options.subject, extAck);
+          finished = true;
+          return false;
+        }
+        case NLMSG_OVERRUN:
+          failure = malformed(options.command, 'the kernel reported NLMSG_OVERRUN (data lost)');
+          finished = true;
+          return false;
+        default:
+          // A decoding failure must not abandon a dump halfway: the kernel would keep the dump
+          // open and refuse the next one with EBUSY. Remember it and drain to the end.
+          if (callbackError === undefined && options.onMessage !== undefined) {
+            try {
+              options.onMessage({ ...header, buf: this.rxbuf });
+            } catch (err) {
+              callbackError = err;
+            }
+          }
+          return true;
+      }
+    };
+    while (!finished) {
+      const n = this.receiveDatagram(fd, options.command);
+      forEachMessage(this.rxbuf, n, handle);
+    }
+    if (failure !== undefined) throw failure;
+    if (callbackError !== undefined) throw callbackError;
+  }
+
+  private receiveDatagram(fd: number, command: string): number {
+    for (;;) {
+      const n = libc().recv(fd, this.rxbuf, this.rxbuf.length, MSG_TRUNC);
+      if (n >= 0) {
+        if (n > this.rxbuf.length) {
+          throw malformed(command, `a ${n}-byte datagram did not fit the ${this.rxbuf.length}-byte receive buffer`);
+        }
+        return n;
+      }
+      const errno = lastErrno();
+      if (errno === EINTR) continue;
+      if (errno === EAGAIN) {
+        throw new IpvsError({
+          kind: 'syscall',
+          errno: errnoNumber('ETIMEDOUT'),
+          command,
+          message: `${command}: no answer from the kernel before the receive timeout`,
+        });
+      }
+      throw syscallError('recv', errno, command);
+    }
+  }
+}
+
+/** struct sockaddr_nl for port `pid`, no multicast groups. */
+function sockaddrNl(pid: number): Buffer {
+  const addr = Buffer.alloc(12);
+  addr.writeUInt16LE(AF_NETLINK, 0);
+  addr.writeUInt32LE(pid, 4);
+  return addr;
+}
+
+function localPortId(fd: number): number {
+  const addr = Buffer.alloc(12);
+  const len = Buffer.alloc(4);
+  len.writeUInt32LE(addr.length, 0);
+  checked('getsockname', () => libc().getsockname(fd, addr, len));
+  return addr.readUInt32LE(4);
+}
+
+function setReceiveTimeout(fd: number, ms: number): void {
+  // struct timeval { long tv_sec; long tv_usec; } on 64-bit Linux.
+  const tv = Buffer.alloc(16);
+  tv.writeBigInt64LE(BigInt(Math.floor(ms / 1000)), 0);
+  tv.writeBigInt64LE(BigInt((ms % 1000) * 1000), 8);
+  checked('setsockopt', () => libc().setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, tv, tv.length), 'SO_RCVTIMEO');
+}

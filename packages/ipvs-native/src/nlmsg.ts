@@ -1,0 +1,337 @@
+import { malformed, type ExtendedAck } from './errors.ts';
+
+// Pure netlink message framing: a writer for requests and bounds-checked readers for replies.
+// Header and attribute-header fields are host byte order; this package supports little-endian
+// hosts only (x86_64, arm64), which NetlinkSocket.open checks, so the codec can use LE reads.
+
+export const NLMSG_HDRLEN = 16;
+export const NLA_HDRLEN = 4;
+export const NLA_F_NESTED = 0x8000;
+export const NLA_F_NET_BYTEORDER = 0x4000;
+export const NLA_TYPE_MASK = 0x3fff;
+
+export const NLMSG_NOOP = 1;
+export const NLMSG_ERROR = 2;
+export const NLMSG_DONE = 3;
+export const NLMSG_OVERRUN = 4;
+
+export const NLM_F_REQUEST = 0x0001;
+export const NLM_F_MULTI = 0x0002;
+export const NLM_F_ACK = 0x0004;
+export const NLM_F_DUMP = 0x0300;
+export const NLM_F_REPLACE = 0x0100;
+export const NLM_F_EXCL = 0x0200;
+export const NLM_F_CREATE = 0x0400;
+export const NLM_F_CAPPED = 0x0100;
+export const NLM_F_ACK_TLVS = 0x0200;
+
+const NLMSGERR_ATTR_MSG = 1;
+const NLMSGERR_ATTR_OFFS = 2;
+const NLMSGERR_ATTR_MISS_TYPE = 5;
+const NLMSGERR_ATTR_MISS_NEST = 6;
+
+/** Highest attribute type `parseAttrs` records (IFLA_* is the largest family used, about 60). */
+export const MAX_ATTR_TYPE = 127;
+
+export function align4(n: number): number {
+  return (n + 3) & ~3;
+}
+
+/**
+ * Builds one netlink message: header, fixed family header, then (nested) attributes, each
+ * padded to 4 bytes. Grows its buffer as needed; `finish()` patches nlmsg_len.
+ */
+export class MessageWriter {
+  private buf: Buffer;
+  private pos = 0;
+
+  constructor(type: number, flags: number, seq = 0, pid = 0, initialSize = 128) {
+    this.buf = Buffer.alloc(initialSize);
+    this.reserve(NLMSG_HDRLEN);
+    this.buf.writeUInt16LE(type, 4);
+    this.buf.writeUInt16LE(flags, 6);
+    this.buf.writeUInt32LE(seq >>> 0, 8);
+    this.buf.writeUInt32LE(pid >>> 0, 12);
+  }
+
+  /** Appends raw bytes (a family header such as genlmsghdr or rtmsg), padded to 4 bytes. */
+  raw(bytes: Uint8Array): this {
+    const at = this.reserve(align4(bytes.length));
+    this.buf.set(bytes, at);
+    return this;
+  }
+
+  bytes(type: number, payload: Uint8Array): this {
+    const at = this.attrHeader(type, payload.length);
+    this.buf.set(payload, at);
+    return this;
+  }
+
+  u8(type: number, value: number): this {
+    this.buf.writeUInt8(value, this.attrHeader(type, 1));
+    return this;
+  }
+
+  u16(type: number, value: number): this {
+    this.buf.writeUInt16LE(value, this.attrHeader(type, 2));
+    return this;
+  }
+
+  /** 16-bit value in network byte order (ports). */
+  be16(type: number, value: number): this {
+    this.buf.writeUInt16BE(value, this.attrHeader(type, 2));
+    return this;
+  }
+
+  u32(type: number, value: number): this {
+    this.buf.writeUInt32LE(value >>> 0, this.attrHeader(type, 4));
+    return this;
+  }
+
+  /** NUL-terminated string. */
+  string(type: number, value: string): this {
+    const encoded = Buffer.from(value, 'utf8');
+    const at = this.attrHeader(type, encoded.length + 1);
+    this.buf.set(encoded, at);
+    this.buf[at + encoded.length] = 0;
+    return this;
+  }
+
+  /** Opens a nested attribute; pass the returned token to `endNest`. */
+  beginNest(type: number): number {
+    const start = this.pos;
+    this.reserve(NLA_HDRLEN);
+    this.buf.writeUInt16LE(type, start + 2);
+    return start;
+  }
+
+  endNest(token: number): this {
+    this.buf.writeUInt16LE(this.pos - token, token);
+    return this;
+  }
+
+  finish(): Buffer {
+    this.buf.writeUInt32LE(this.pos, 0);
+    return this.buf.subarray(0, this.pos);
+  }
+
+  private attrHeader(type: number, payloadLength: number): number {
+    const start = this.reserve(align4(NLA_HDRLEN + payloadLength));
+    this.buf.writeUInt16LE(NLA_HDRLEN + payloadLength, start);
+    this.buf.writeUInt16LE(type, start + 2);
+    return start + NLA_HDRLEN;
+  }
+
+  /** Reserves `n` zeroed bytes and returns their offset. */
+  private reserve(n: number): number {
+    const start = this.pos;
+    if (start + n > this.buf.length) {
+      const grown = Buffer.alloc(Math.max(this.buf.length * 2, start + n));
+      this.buf.copy(grown, 0, 0, start);
+      this.buf = grown;
+    }
+    this.pos += n;
+    return start;
+  }
+}
+
+/** The 16-byte header of one message inside a received datagram. */
+export interface MessageHeader {
+  /** Offset of the header in the datagram. */
+  offset: number;
+  /** nlmsg_len: header + payload, unpadded. */
+  length: number;
+  type: number;
+  flags: number;
+  seq: number;
+  pid: number;
+}
+
+/**
+ * Calls `visit` for every message in `buf[0, end)`. Stops early when `visit` returns false.
+ * Throws a typed error when a length field points outside the datagram.
+ */
+export function forEachMessage(buf: Buffer, end: number, visit: (header: MessageHeader) => boolean): void {
+  let off = 0;
+  while (off + NLMSG_HDRLEN <= end) {
+    const length = buf.readUInt32LE(off);
+    if (length < NLMSG_HDRLEN || off + length > end) {
+      throw malformed('nlmsghdr', `message length ${length} at offset ${off} does not fit the ${end}-byte datagram`);
+    }
+    const header: MessageHeader = {
+      offset: off,
+      length,
+      type: buf.readUInt16LE(off + 4),
+      flags: buf.readUInt16LE(off + 6),
+      seq: buf.readUInt32LE(off + 8),
+      pid: buf.readUInt32LE(off + 12),
+    };
+    if (!visit(header)) return;
+    off += align4(length);
+  }
+  if (off < end) throw malformed('nlmsghdr', `${end - off} trailing bytes after the last message`);
+}
+
+/** Decoded NLMSG_ERROR payload (error 0 means ACK). */
+export interface ErrorPayload {
+  /** Positive errno, 0 for an ACK. */
+  errno: number;
+  extAck: ExtendedAck | undefined;
+}
+
+/** Decodes an NLMSG_ERROR or NLMSG_DONE message (both carry an s32 error, then maybe ext-ack TLVs). */
+export function decodeErrorPayload(buf: Buffer, header: MessageHeader): ErrorPayload {
+  const start = header.offset + NLMSG_HDRLEN;
+  const end = header.offset + header.length;
+  if (end - start < 4) {
+    if (header.type === NLMSG_DONE) return { errno: 0, extAck: undefined };
+    throw malformed('nlmsgerr', `payload of ${end - start} bytes is shorter than the error code`);
+  }
+  const error = buf.readInt32LE(start);
+  let tlvStart: number;
+  if (header.type === NLMSG_DONE) {
+    tlvStart = start + 4;
+  } else {
+    // The kernel echoes our request's header; without NETLINK_CAP_ACK it echoes the whole request.
+    if (end - start < 4 + NLMSG_HDRLEN) throw malformed('nlmsgerr', 'missing the echoed request header');
+    const echoedLength = buf.readUInt32LE(start + 4);
+    const capped = (header.flags & NLM_F_CAPPED) !== 0 || error === 0;
+    tlvStart = start + 4 + (capped ? NLMSG_HDRLEN : align4(echoedLength));
+  }
+  let extAck: ExtendedAck | undefined;
+  if ((header.flags & NLM_F_ACK_TLVS) !== 0 && tlvStart < end) extAck = decodeExtAck(buf, tlvStart, end);
+  return { errno: error < 0 ? -error : error, extAck };
+}
+
+function decodeExtAck(buf: Buffer, start: number, end: number): ExtendedAck {
+  const attrs = parseAttrs(buf, start, end, 'ext-ack');
+  const ack: ExtendedAck = {};
+  if (attrs.has(NLMSGERR_ATTR_MSG)) ack.message = attrs.string(NLMSGERR_ATTR_MSG);
+  if (attrs.has(NLMSGERR_ATTR_OFFS)) ack.offset = attrs.u32(NLMSGERR_ATTR_OFFS);
+  if (attrs.has(NLMSGERR_ATTR_MISS_TYPE)) ack.missingType = attrs.u32(NLMSGERR_ATTR_MISS_TYPE);
+  if (attrs.has(NLMSGERR_ATTR_MISS_NEST)) ack.missingNestOffset = attrs.u32(NLMSGERR_ATTR_MISS_NEST);
+  return ack;
+}
+
+/**
+ * The attributes of one attribute stream, indexed by type (flags masked off). When a type
+ * repeats, the last one wins, as in the kernel's nla_parse. Every accessor checks the payload
+ * size and throws a typed error instead of reading out of bounds.
+ */
+export class Attrs {
+  readonly buf: Buffer;
+  readonly context: string;
+  // [payloadOffset, payloadLength] per type; offset -1 = absent.
+  private readonly spans: number[];
+
+  constructor(buf: Buffer, spans: number[], context: string) {
+    this.buf = buf;
+    this.spans = spans;
+    this.context = context;
+  }
+
+  has(type: number): boolean {
+    return (this.spans[type * 2] ?? -1) >= 0;
+  }
+
+  /** Payload length of an attribute, or -1 when absent. */
+  lengthOf(type: number): number {
+    return this.has(type) ? (this.spans[type * 2 + 1] as number) : -1;
+  }
+
+  u8(type: number): number {
+    return this.buf[this.at(type, 1)] as number;
+  }
+
+  u16(type: number): number {
+    return this.buf.readUInt16LE(this.at(type, 2));
+  }
+
+  be16(type: number): number {
+    return this.buf.readUInt16BE(this.at(type, 2));
+  }
+
+  u32(type: number): number {
+    return this.buf.readUInt32LE(this.at(type, 4));
+  }
+
+  s32(type: number): number {
+    return this.buf.readInt32LE(this.at(type, 4));
+  }
+
+  /**
+   * Unsigned 64-bit value as a JS number: exact up to 2^53, rounded (never wrapped) beyond.
+   * Counters that large (8 PiB) are out of reach in practice; numbers keep the API simple.
+   */
+  u64(type: number): number {
+    const at = this.at(type, 8);
+    return this.buf.readUInt32LE(at) + this.buf.readUInt32LE(at + 4) * 0x1_0000_0000;
+  }
+
+  /** The payload, as a view into the received buffer (copy it to keep it). */
+  bytes(type: number): Buffer {
+    const at = this.at(type, 0);
+    return this.buf.subarray(at, at + (this.spans[type * 2 + 1] as number));
+  }
+
+  /** A string up to its first NUL (or the payload end if the sender left it out). */
+  string(type: number): string {
+    const payload = this.bytes(type);
+    const nul = payload.indexOf(0);
+    return payload.toString('utf8', 0, nul === -1 ? payload.length : nul);
+  }
+
+  nested(type: number): Attrs {
+    const at = this.at(type, 0);
+    return parseAttrs(this.buf, at, at + (this.spans[type * 2 + 1] as number), `${this.context}/${type}`);
+  }
+
+  /** Offset of the payload of `type`, which must be present and at least `size` bytes long. */
+  private at(type: number, size: number): number {
+    const off = this.spans[type * 2] ?? -1;
+    if (off < 0) throw malformed(this.context, `attribute ${type} is missing`);
+    const len = this.spans[type * 2 + 1] as number;
+    if (len < size) throw malformed(this.context, `attribute ${type} has ${len} bytes, needs ${size}`);
+    return off;
+  }
+}
+
+/** Parses the attribute stream `buf[start, end)`. */
+export function parseAttrs(buf: Buffer, start: number, end: number, context: string): Attrs {
+  const spans: number[] = [];
+  forEachAttr(buf, start, end, context, (type, off, len) => {
+    // No family this package speaks uses types this high; skipping them bounds the table size
+    // (a hostile message could otherwise ask for a 16k-entry table per nest).
+    if (type > MAX_ATTR_TYPE) return;
+    while (spans.length < type * 2) spans.push(-1, 0);
+    spans[type * 2] = off;
+    spans[type * 2 + 1] = len;
+  });
+  return new Attrs(buf, spans, context);
+}
+
+/**
+ * Calls `visit(type, payloadOffset, payloadLength)` for each attribute in `buf[start, end)`,
+ * in order, including repeated types (for list-like nests).
+ */
+export function forEachAttr(
+  buf: Buffer,
+  start: number,
+  end: number,
+  context: string,
+  visit: (type: number, offset: number, length: number) => void,
+): void {
+  if (start < 0 || end > buf.length || start > end) {
+    throw malformed(context, `attribute range ${start}..${end} outside the ${buf.length}-byte buffer`);
+  }
+  let off = start;
+  while (off + NLA_HDRLEN <= end) {
+    const len = buf.readUInt16LE(off);
+    if (len < NLA_HDRLEN || off + len > end) {
+      throw malformed(context, `attribute length ${len} at offset ${off} overruns its container (ends at ${end})`);
+    }
+    visit(buf.readUInt16LE(off + 2) & NLA_TYPE_MASK, off + NLA_HDRLEN, len - NLA_HDRLEN);
+    off += align4(len);
+  }
+  // Fewer than 4 bytes left over are tolerated, as the kernel's nla_parse does.
+}
