@@ -1,0 +1,120 @@
+/**
+ * The `seal` command line. Exit status: 0 done, 2 bad input (one line on stderr, nothing
+ * written), 1 anything else (an I/O failure, a bug).
+ */
+import { Command, CommanderError, Option } from "commander";
+import { DEFAULTS } from "../cluster/spec.ts";
+import { InputError } from "../errors.ts";
+import { DEFAULT_HOSTS_FILE, runHostsRemove, runHostsSet } from "./hosts-command.ts";
+import { streamOutput, type Output } from "./output.ts";
+import { runRender } from "./render-command.ts";
+
+export const EXIT_OK = 0;
+export const EXIT_FAILURE = 1;
+export const EXIT_USAGE = 2;
+
+/** `a,b` and repeated flags both add to the list. */
+function collectList(value: string, previous: string[] | undefined): string[] {
+  const items = value.split(",").map((item) => item.trim()).filter((item) => item !== "");
+  return [...(previous ?? []), ...items];
+}
+
+interface RenderFlags {
+  masters: string[];
+  nodes?: string[];
+  vip: string;
+  kubernetesVersion: string;
+  podCidr: string;
+  serviceCidr: string;
+  dnsDomain: string;
+  certSans?: string[];
+  hostnames?: string[];
+  lvscareImage: string;
+  cluster: string;
+  keyAlgorithm: string;
+  certValidity: string;
+  allowEvenMasters?: boolean;
+  criSocket: string;
+  cgroupDriver: string;
+  output: string;
+  pkiDir?: string;
+}
+
+function buildProgram(out: Output): Command {
+  const program = new Command("seal")
+    .description("Installer for HA Kubernetes clusters with lvscare in front of the API servers")
+    .showHelpAfterError(false)
+    .exitOverride()
+    .configureOutput({ writeErr: () => undefined, writeOut: (text) => out.info(text.trimEnd()) });
+
+  program
+    .command("render")
+    .description("write every host's files (kubeadm configs, PKI, kubeconfigs, lvscare pod) and plan.json to -o DIR; nothing is contacted")
+    .requiredOption("--masters <ips>", "master addresses, comma separated; the first one runs kubeadm init", collectList)
+    .option("--nodes <ips>", "worker addresses, comma separated", collectList)
+    .option("--vip <ip>", "virtual address of the API servers on workers", DEFAULTS.vip)
+    .option("--kubernetes-version <version>", "v1.22 and later; v1.31+ gets kubeadm v1beta4", DEFAULTS.kubernetesVersion)
+    .option("--pod-cidr <cidr>", "pod network", DEFAULTS.podCidr)
+    .option("--service-cidr <cidr>", "service network", DEFAULTS.serviceCidr)
+    .option("--dns-domain <domain>", "cluster DNS domain", DEFAULTS.dnsDomain)
+    .option("--cert-sans <names>", "extra API server certificate names or IPs, comma separated", collectList)
+    .option("--hostnames <pairs>", "node names as IP=NAME, comma separated (default ip-A-B-C-D)", collectList)
+    .option("--lvscare-image <image>", "lvscare image for the workers' static pod", DEFAULTS.lvscareImage)
+    .option("--cluster <name>", "cluster name", DEFAULTS.cluster)
+    .addOption(
+      new Option("--key-algorithm <algorithm>", "private key type").choices(["rsa-2048", "ecdsa-p256"]).default(DEFAULTS.keyAlgorithm),
+    )
+    .option("--cert-validity <duration>", "lifetime of every certificate: 99y, 3650d or 876000h", DEFAULTS.certValidity)
+    .option("--pki-dir <dir>", "CA directory to reuse (ca, front-proxy-ca, etcd/ca, sa); missing ones are created there, none replaced")
+    .option("--allow-even-masters", "accept an even number of masters (etcd gains no fault tolerance from the extra one)")
+    .option("--cri-socket <endpoint>", "container runtime endpoint", DEFAULTS.criSocket)
+    .option("--cgroup-driver <driver>", "kubelet cgroup driver: systemd or cgroupfs", DEFAULTS.cgroupDriver)
+    .requiredOption("-o, --output <dir>", "new or empty directory to write into")
+    .action(async (flags: RenderFlags) => {
+      await runRender({ ...flags, nodes: flags.nodes ?? [] }, out);
+    });
+
+  const hosts = program.command("hosts").description("edit the seal-managed block of a hosts file");
+  hosts
+    .command("set")
+    .description("add or update NAME=IP entries in the managed block")
+    .option("--file <path>", "hosts file", DEFAULT_HOSTS_FILE)
+    .argument("<entries...>", "NAME=IP")
+    .action(async (entries: string[], flags: { file: string }) => runHostsSet(flags.file, entries, out));
+  hosts
+    .command("remove")
+    .description("remove names from the managed block (the block goes when empty)")
+    .option("--file <path>", "hosts file", DEFAULT_HOSTS_FILE)
+    .argument("<names...>", "NAME")
+    .action(async (names: string[], flags: { file: string }) => runHostsRemove(flags.file, names, out));
+  return program;
+}
+
+/** Runs the CLI on `argv` (without node and script) and returns the exit status. */
+export async function main(
+  argv: readonly string[],
+  stdout: NodeJS.WritableStream = process.stdout,
+  stderr: NodeJS.WritableStream = process.stderr,
+): Promise<number> {
+  const out = streamOutput(stdout, stderr);
+  const program = buildProgram(out);
+  for (const command of program.commands.flatMap((command) => [command, ...command.commands])) {
+    command.exitOverride().configureOutput({ writeErr: () => undefined, writeOut: (text) => out.info(text.trimEnd()) });
+  }
+  try {
+    await program.parseAsync([...argv], { from: "user" });
+    return EXIT_OK;
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      if (error.code === "commander.helpDisplayed" || error.code === "commander.version" || error.exitCode === 0) return EXIT_OK;
+      stderr.write(`seal: error: ${error.message.replace(/^error: /, "")}\n`);
+      return EXIT_USAGE;
+    }
+    if (error instanceof InputError) {
+      stderr.write(`seal: error: ${error.message}\n`);
+      return EXIT_USAGE;
+    }
+    stderr.write(`seal: failed: ${(error as Error).message}\n`);
+    return EXIT_FAILURE;
+  }
+}

@@ -1,0 +1,75 @@
+/** The validated description of a cluster: everything rendering needs, nothing left to parse. */
+import type { Cidr } from "../net/cidr.ts";
+import type { IpAddress } from "../net/ip.ts";
+import type { KubeadmApiVersion, KubernetesVersion } from "./version.ts";
+
+export type HostRole = "master" | "worker";
+export type KeyAlgorithm = "rsa-2048" | "ecdsa-p256";
+export const KEY_ALGORITHMS: readonly KeyAlgorithm[] = ["rsa-2048", "ecdsa-p256"];
+
+export interface HostSpec {
+  readonly address: IpAddress;
+  /** Canonical text of `address`; also the host's key in plan.json and its directory in the output. */
+  readonly addressText: string;
+  /** Node name: nodeRegistration.name, the kubelet identity and the etcd member name. */
+  readonly hostname: string;
+  readonly role: HostRole;
+  /** The master that runs `kubeadm init`; every other host joins. */
+  readonly master0: boolean;
+}
+
+export interface ClusterSpec {
+  /** Our name for the cluster: plan.json, kubeadm's clusterName, paths under /var/lib/seal. */
+  readonly name: string;
+  readonly kubernetesVersion: KubernetesVersion;
+  readonly kubeadmApiVersion: KubeadmApiVersion;
+  /** The address lvscare gives every worker for the API servers (sealos's default 10.103.97.2). */
+  readonly vip: IpAddress;
+  readonly apiServerPort: number;
+  /** The DNS name in controlPlaneEndpoint, resolved through /etc/hosts on every node. */
+  readonly apiServerName: string;
+  readonly podCidr: Cidr;
+  readonly serviceCidr: Cidr;
+  readonly dnsDomain: string;
+  /** User SANs for the API server certificate, in the order given, canonical IP text. */
+  readonly extraCertSans: readonly string[];
+  /** master0 first, then the other masters in the order given, then the workers. */
+  readonly hosts: readonly HostSpec[];
+  readonly lvscareImage: string;
+  readonly keyAlgorithm: KeyAlgorithm;
+  readonly certValidityHours: number;
+  readonly criSocket: string;
+  readonly cgroupDriver: "systemd" | "cgroupfs";
+}
+
+export const DEFAULTS = {
+  cluster: "default",
+  kubernetesVersion: "v1.31.2",
+  vip: "10.103.97.2",
+  podCidr: "100.64.0.0/10",
+  serviceCidr: "10.96.0.0/22",
+  dnsDomain: "cluster.local",
+  keyAlgorithm: "rsa-2048",
+  certValidity: "99y",
+  criSocket: "unix:///run/containerd/containerd.sock",
+  cgroupDriver: "systemd",
+  // Our daemon built from images/lvscare and imported into containerd on each worker (offline
+  // installs have no registry); --lvscare-image points elsewhere.
+  lvscareImage: "localhost/lvscare:0.1.0",
+  apiServerName: "apiserver.cluster.local",
+  apiServerPort: 6443,
+} as const;
+
+export function mastersOf(spec: ClusterSpec): HostSpec[] {
+  return spec.hosts.filter((host) => host.role === "master");
+}
+
+export function workersOf(spec: ClusterSpec): HostSpec[] {
+  return spec.hosts.filter((host) => host.role === "worker");
+}
+
+export function master0Of(spec: ClusterSpec): HostSpec {
+  const master0 = spec.hosts.find((host) => host.master0);
+  if (master0 === undefined) throw new Error("invariant: a validated cluster has a master0");
+  return master0;
+}
