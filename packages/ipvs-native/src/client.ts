@@ -1,4 +1,4 @@
-import { IpvsError, errnoNumber, isIpvsError } from './errors.ts';
+import { IpvsError, absentOn, errnoNumber } from './errors.ts';
 import { GenlChannel, resolveFamily, type GenlFamily } from './genl.ts';
 import {
   IPVS_GENL_NAME,
@@ -103,16 +103,13 @@ export class IpvsClient {
   /** The service with this identity, or undefined when there is none. */
   getService(key: ServiceKey): Service | undefined {
     const wire = checkServiceKey('IPVS_CMD_GET_SERVICE', key);
-    let service: Service | undefined;
-    try {
+    return absentOn('ESRCH', () => {
+      let service: Service | undefined;
       this.send(encodeGetService(wire), wire.label, (m) => {
         service ??= decodeServiceMessage(m.buf, m);
       });
-    } catch (err) {
-      if (isIpvsError(err, 'ESRCH') && err.kind === 'kernel') return undefined;
-      throw err;
-    }
-    return service;
+      return service;
+    });
   }
 
   /** Creates a service; EEXIST if one with the same identity exists. */

@@ -85,6 +85,19 @@ export function isIpvsError(err: unknown, code?: string): err is IpvsError {
   return err instanceof IpvsError && (code === undefined || err.code === code);
 }
 
+/**
+ * Runs `fn`; the kernel answering with errno `code` (its way of saying "no such object":
+ * ESRCH for a service, ENODEV for a link, ENOENT for a genl family) becomes undefined.
+ */
+export function absentOn<T>(code: string, fn: () => T | undefined): T | undefined {
+  try {
+    return fn();
+  } catch (err) {
+    if (isIpvsError(err, code) && err.kind === 'kernel') return undefined;
+    throw err;
+  }
+}
+
 /** Argument validation failure: thrown before anything is sent to the kernel. */
 export function invalidInput(command: string, message: string): IpvsError {
   return new IpvsError({ kind: 'invalid-input', errno: errnoNumber('EINVAL'), command, message: `${command}: ${message}` });

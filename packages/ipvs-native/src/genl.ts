@@ -1,4 +1,4 @@
-import { isIpvsError } from './errors.ts';
+import { absentOn, isIpvsError } from './errors.ts';
 import type { NetlinkSocket, RequestOptions } from './netlink.ts';
 import { MessageWriter, NLMSG_HDRLEN, NLM_F_ACK, NLM_F_REQUEST, parseAttrs, type MessageHeader } from './nlmsg.ts';
 
@@ -52,8 +52,8 @@ export function decodeFamily(buf: Buffer, header: Pick<MessageHeader, 'offset' |
 
 /** Looks a family up by name; undefined when the kernel has no such family (ENOENT). */
 export function resolveFamily(socket: NetlinkSocket, name: string): GenlFamily | undefined {
-  let family: GenlFamily | undefined;
-  try {
+  return absentOn('ENOENT', () => {
+    let family: GenlFamily | undefined;
     socket.request(encodeGetFamily(name), {
       command: 'CTRL_CMD_GETFAMILY',
       subject: name,
@@ -61,11 +61,8 @@ export function resolveFamily(socket: NetlinkSocket, name: string): GenlFamily |
         family ??= decodeFamily(message.buf, message);
       },
     });
-  } catch (err) {
-    if (isIpvsError(err, 'ENOENT') && err.kind === 'kernel') return undefined;
-    throw err;
-  }
-  return family;
+    return family;
+  });
 }
 
 /**

@@ -67,12 +67,12 @@ export class NetlinkSocket {
   readonly protocol: number;
   /** Our port id, as assigned by the kernel at bind(). Replies are addressed to it. */
   readonly portId: number;
-  private fd: number;
+  private descriptor: number;
   private seq: number;
   private readonly rxbuf = Buffer.alloc(RECEIVE_BUFFER_SIZE);
 
   private constructor(fd: number, protocol: number, portId: number) {
-    this.fd = fd;
+    this.descriptor = fd;
     this.protocol = protocol;
     this.portId = portId;
     // Start from the clock (as libnl does) so a restarted process does not reuse the previous
@@ -114,14 +114,22 @@ export class NetlinkSocket {
     }
   }
 
+  /**
+   * The descriptor, for getsockopt-style inspection (e.g. SO_NETNS_COOKIE) and tests. Reading
+   * from or writing to it directly would desynchronise request/answer matching.
+   */
+  get fd(): number {
+    return this.descriptor;
+  }
+
   get closed(): boolean {
-    return this.fd < 0;
+    return this.descriptor < 0;
   }
 
   close(): void {
-    if (this.fd < 0) return;
-    closeQuietly(this.fd);
-    this.fd = -1;
+    if (this.descriptor < 0) return;
+    closeQuietly(this.descriptor);
+    this.descriptor = -1;
   }
 
   /** The sequence number the next request will carry. */
@@ -179,10 +187,10 @@ export class NetlinkSocket {
   }
 
   private requireOpen(command: string): number {
-    if (this.fd < 0) {
+    if (this.descriptor < 0) {
       throw new IpvsError({ kind: 'syscall', errno: errnoNumber('EBADF'), command, message: `${command}: the netlink socket is closed` });
     }
-    return this.fd;
+    return this.descriptor;
   }
 
   private receiveAnswer(fd: number, seq: number, options: RequestOptions): void {

@@ -67,24 +67,29 @@ export class MessageWriter {
     return this;
   }
 
+  // Each writer takes the offset first: attrHeader() may replace this.buf when it grows.
   u8(type: number, value: number): this {
-    this.buf.writeUInt8(value, this.attrHeader(type, 1));
+    const at = this.attrHeader(type, 1);
+    this.buf.writeUInt8(value, at);
     return this;
   }
 
   u16(type: number, value: number): this {
-    this.buf.writeUInt16LE(value, this.attrHeader(type, 2));
+    const at = this.attrHeader(type, 2);
+    this.buf.writeUInt16LE(value, at);
     return this;
   }
 
   /** 16-bit value in network byte order (ports). */
   be16(type: number, value: number): this {
-    this.buf.writeUInt16BE(value, this.attrHeader(type, 2));
+    const at = this.attrHeader(type, 2);
+    this.buf.writeUInt16BE(value, at);
     return this;
   }
 
   u32(type: number, value: number): this {
-    this.buf.writeUInt32LE(value >>> 0, this.attrHeader(type, 4));
+    const at = this.attrHeader(type, 4);
+    this.buf.writeUInt32LE(value >>> 0, at);
     return this;
   }
 
