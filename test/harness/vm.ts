@@ -36,6 +36,8 @@ export interface VmRunOptions {
   memoryMb?: number;
   /** Guest vCPUs (default 2, or env LVSCARE_VM_CPUS). */
   cpus?: number;
+  /** Called once the guest is booted and about to run the command. */
+  onReady?: (ready: { bootMs: number; guestBootS: number }) => void;
   /** Called with each chunk of the kernel's serial console (default: nothing; env LVSCARE_VM_CONSOLE=1 copies it to stderr). */
   onConsole?: (chunk: string) => void;
 }
@@ -200,6 +202,7 @@ async function bootAndRun(plan: BootPlan): Promise<VmRunResult> {
         if (word === 'ready') {
           readyAt = performance.now();
           guestBootS = Number(rest[0]);
+          plan.onReady?.({ bootMs: readyAt - started, guestBootS });
         } else if (word === 'exit') {
           exitCode = Number(rest[0]);
         } else if (word === 'failed') {
