@@ -82,3 +82,16 @@ export function tail(text: string, maxLines = 40): string {
   if (lines.at(-1) === '') lines.pop();
   return lines.slice(-maxLines).join('\n');
 }
+
+/**
+ * The environment for a `node --test` started from inside a test: node:test marks its child
+ * processes with NODE_TEST_CONTEXT, and a nested runner that inherits it ignores --test-reporter
+ * and talks node's internal child protocol instead.
+ */
+export function nestedTestRunnerEnv(env: NodeJS.ProcessEnv, extra: Record<string, string> = {}): Record<string, string> {
+  const clean: Record<string, string> = {};
+  for (const [name, value] of Object.entries(env)) {
+    if (value !== undefined && name !== 'NODE_TEST_CONTEXT') clean[name] = value;
+  }
+  return { ...clean, ...extra };
+}

@@ -3,7 +3,7 @@
 import { spawn } from 'node:child_process';
 import path from 'node:path';
 import type { TestContext } from 'node:test';
-import { tail } from './command.ts';
+import { nestedTestRunnerEnv, tail } from './command.ts';
 import type { ReportedError } from './kernel-protocol.ts';
 import type { KernelSuitePlan } from './kernel-plan.ts';
 import { SuiteCollector } from './kernel-results.ts';
@@ -55,7 +55,7 @@ export function startKernelSuite(plan: Exclude<KernelSuitePlan, { kind: 'unavail
       (error: unknown) => collector.finish(`the VM failed: ${error instanceof Error ? error.message : String(error)}`),
     );
   } else {
-    const child = spawn(argv[0] ?? process.execPath, argv.slice(1), { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(argv[0] ?? process.execPath, argv.slice(1), { cwd: repoRoot, env: nestedTestRunnerEnv(process.env), stdio: ['ignore', 'pipe', 'pipe'] });
     child.stdout.setEncoding('utf8').on('data', onStdout);
     child.stderr.setEncoding('utf8').on('data', onStderr);
     suiteRun.done = new Promise((resolve) => {

@@ -16,7 +16,7 @@ export type KernelSuitePlan =
   | { kind: 'vm'; files: string[]; fileTimeoutS: number; kernel: CachedKernel }
   | { kind: 'unavailable'; files: string[]; reason: string };
 
-const INSTALL_HINT =
+export const INSTALL_HINT =
   "run 'bash .ci/run' from the repository root, or install the Debian packages " +
   "('apt-get install -y qemu-system-x86 busybox-static cpio kmod iproute2 ipvsadm') and fetch the kernel " +
   `('bash scripts/vm/fetch-kernel.sh'); set ${SKIP_ENV}=1 to skip the kernel suite knowingly`;
@@ -49,7 +49,7 @@ function fileTimeoutS(fallback: number): number {
 }
 
 /** Why the VM cannot run here, or undefined when it can. */
-function vmProblem(): string | undefined {
+export function vmProblem(): string | undefined {
   const qemu = qemuMissingMessage();
   if (qemu !== undefined) return qemu;
   try {

@@ -14,19 +14,20 @@ export interface ReportedError {
   failureType: string | undefined;
 }
 
+/** One finished test or suite as node:test reported it. */
+export interface ReportedTest {
+  name: string;
+  type: 'test' | 'suite';
+  passed: boolean;
+  durationMs: number;
+  skip: string | undefined;
+  todo: string | undefined;
+  error: ReportedError | undefined;
+}
+
 /** What the custom reporter (kernel-reporter.ts) prints for one `node --test FILE` run. */
 export type ReporterRecord =
-  | {
-      kind: 'test';
-      name: string;
-      nesting: number;
-      type: 'test' | 'suite';
-      passed: boolean;
-      durationMs: number;
-      skip: string | undefined;
-      todo: string | undefined;
-      error: ReportedError | undefined;
-    }
+  | ({ kind: 'test'; nesting: number } & ReportedTest)
   | { kind: 'diagnostic'; nesting: number; message: string }
   | { kind: 'output'; stream: 'stdout' | 'stderr'; text: string }
   | { kind: 'summary'; tests: number; suites: number; passed: number; failed: number };

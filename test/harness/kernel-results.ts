@@ -2,16 +2,9 @@
 // file's tests rebuilt as a tree (node:test reports a test after its subtests, in order).
 import { tail } from './command.ts';
 import { LineSplitter, decodeLine } from './kernel-protocol.ts';
-import type { ReportedError, ReporterRecord, SuiteRecord } from './kernel-protocol.ts';
+import type { ReportedTest, ReporterRecord, SuiteRecord } from './kernel-protocol.ts';
 
-export interface ReportedTestNode {
-  name: string;
-  type: 'test' | 'suite';
-  passed: boolean;
-  durationMs: number;
-  skip: string | undefined;
-  todo: string | undefined;
-  error: ReportedError | undefined;
+export interface ReportedTestNode extends ReportedTest {
   diagnostics: string[];
   children: ReportedTestNode[];
 }
@@ -42,17 +35,8 @@ export class TestTreeBuilder {
 
   add(record: ReporterRecord): void {
     if (record.kind === 'test') {
-      const node: ReportedTestNode = {
-        name: record.name,
-        type: record.type,
-        passed: record.passed,
-        durationMs: record.durationMs,
-        skip: record.skip,
-        todo: record.todo,
-        error: record.error,
-        diagnostics: [],
-        children: this.pending[record.nesting + 1] ?? [],
-      };
+      const { kind: _kind, nesting: _nesting, ...test } = record;
+      const node: ReportedTestNode = { ...test, diagnostics: [], children: this.pending[record.nesting + 1] ?? [] };
       this.pending[record.nesting + 1] = [];
       (this.pending[record.nesting] ??= []).push(node);
       this.count += 1;

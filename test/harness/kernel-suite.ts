@@ -10,7 +10,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { run } from './command.ts';
+import { nestedTestRunnerEnv, run } from './command.ts';
 import { LineSplitter, decodeLine, encodeRecord } from './kernel-protocol.ts';
 import type { ReporterRecord, SuiteRecord } from './kernel-protocol.ts';
 import { createNetns } from './netns.ts';
@@ -63,7 +63,7 @@ async function runFile(file: string, env: 'vm' | 'host', timeoutMs: number): Pro
     const [program, ...args] = argv;
     const child = spawn(program ?? '', args, {
       cwd: repoRoot,
-      env: { ...process.env, LVSCARE_KERNEL_ENV: env, LVSCARE_KERNEL_NETNS: netns.name },
+      env: nestedTestRunnerEnv(process.env, { LVSCARE_KERNEL_ENV: env, LVSCARE_KERNEL_NETNS: netns.name }),
       stdio: ['ignore', 'pipe', 'pipe'],
       // Own process group: a timeout kills the test file and everything it started.
       detached: true,

@@ -76,6 +76,11 @@ export class VmError extends Error {
 }
 
 const liveVms = new Set<ChildProcess>();
+
+/** qemu processes started by this process that have not exited yet. */
+export function runningVmCount(): number {
+  return liveVms.size;
+}
 let exitHookInstalled = false;
 
 export function qemuMissingMessage(): string | undefined {
