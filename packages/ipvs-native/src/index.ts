@@ -23,3 +23,4 @@ export type {
   Stats,
 } from './types.ts';
 export { isFwmarkKey } from './types.ts';
+export { RouteClient, type AddressOptions, type Link, type LinkAddress, type Route, type RouteClientOptions, type RouteFilter, type RouteSpec } from './rtnetlink.ts';

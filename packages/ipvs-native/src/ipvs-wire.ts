@@ -25,7 +25,7 @@ export const forwardNumbers: Readonly<Record<ForwardMethod, number>> = { masq: 0
 
 /** ipvsadm's defaults and limits. */
 export const DEFAULT_SCHEDULER = 'rr';
-export const DEFAULT_PERSISTENCE_TIMEOUT = 300;
+export const DEFAULT_PERSISTENCE_TIMEOUT = 360;
 export const MAX_PERSISTENCE_TIMEOUT = 86400 * 31;
 export const MAX_WEIGHT = 65535;
 export const MAX_THRESHOLD = 0x7fffffff;

@@ -26,7 +26,7 @@ export interface ServiceOptions {
   scheduler?: string;
   /** Client affinity (IP_VS_SVC_F_PERSISTENT). */
   persistent?: boolean;
-  /** Persistence timeout in seconds; only with `persistent` (default 300 then, as ipvsadm). */
+  /** Persistence timeout in seconds; only with `persistent` (default 360 then, as ipvsadm). */
   timeout?: number;
   /**
    * Persistence granularity. IPv4: a dotted mask ("255.255.255.0") or a prefix length (24);

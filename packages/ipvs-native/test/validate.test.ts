@@ -58,7 +58,7 @@ describe('service and destination validation', () => {
     assert.equal(wire.flags, 0);
     assert.equal(wire.label, 'TCP 10.103.97.2:6443');
     const sticky = checkServiceSpec('t', { ...vip, persistent: true, netmask: 24 });
-    assert.equal(sticky.timeout, 300);
+    assert.equal(sticky.timeout, 360);
     assert.equal(sticky.netmask, Buffer.from([255, 255, 255, 0]).readUInt32LE(0));
     assert.equal(checkServiceSpec('t', { ...vip, persistent: true, netmask: '255.255.0.0' }).netmask, Buffer.from([255, 255, 0, 0]).readUInt32LE(0));
     assert.equal(checkServiceSpec('t', { protocol: 'udp', address: 'fd00::1', port: 53 }).netmask, 128);
