@@ -7,7 +7,7 @@
  * with admin.conf's certificate (mTLS).
  */
 import assert from "node:assert/strict";
-import { mkdir, readFile, rm, writeFile } from "node:fs/promises";
+import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { parse } from "yaml";
@@ -15,10 +15,9 @@ import { setHostsEntries } from "../src/hosts/hosts-file.ts";
 import { editHostsFile } from "../src/hosts/hosts-io.ts";
 import { PKI_DIR } from "../src/plan/files.ts";
 import { clusterSpec, hostPath, MASTERS, renderToTemporaryDir, VIP, type RenderedDir } from "./helpers/fixtures.ts";
-import { NODE, requireTool, runOk } from "./helpers/tools.ts";
+import { createNamespace, type Namespace } from "./helpers/netns.ts";
+import { NODE, runOk } from "./helpers/tools.ts";
 
-const NAMESPACE = `seal-tls-${process.pid}`;
-const NETNS_ETC = join("/etc/netns", NAMESPACE);
 const STRANGER = "10.9.9.9";
 const PORTS = [6441, 6442, 6443];
 
@@ -33,20 +32,18 @@ interface ProbeResult {
 describe("TLS with the rendered certificates (network namespace, real sockets)", () => {
   let render: RenderedDir;
   let results: Map<string, ProbeResult>;
-  const ip = requireTool("ip");
+  let namespace: Namespace | undefined;
 
   before(async () => {
-    if (process.getuid?.() !== 0) throw new Error("this test needs root to create a network namespace (ip netns add)");
     render = await renderToTemporaryDir(clusterSpec());
-    await runOk(ip, ["netns", "add", NAMESPACE]);
-    await runOk(ip, ["-n", NAMESPACE, "link", "set", "lo", "up"]);
-    for (const address of [VIP, ...MASTERS, STRANGER]) await runOk(ip, ["-n", NAMESPACE, "addr", "add", `${address}/32`, "dev", "lo"]);
-    await mkdir(NETNS_ETC, { recursive: true });
-    await writeFile(join(NETNS_ETC, "hosts"), "127.0.0.1\tlocalhost\n");
+    namespace = await createNamespace("seal-tls", [VIP, ...MASTERS, STRANGER]);
+    const etc = join("/etc/netns", namespace.name);
+    await mkdir(etc, { recursive: true });
+    await writeFile(join(etc, "hosts"), "127.0.0.1\tlocalhost\n");
     const worker = render.rendered.plan.hosts.find((host) => host.role === "worker");
     assert.ok(worker !== undefined);
     const entries = worker.hostsEntries.flatMap((entry) => entry.names.map((name) => ({ name, ip: entry.ip })));
-    await editHostsFile(join(NETNS_ETC, "hosts"), (text) => setHostsEntries(text, entries));
+    await editHostsFile(join(etc, "hosts"), (text) => setHostsEntries(text, entries));
 
     const admin = await extractClientCredentials(hostPath(render.dir, "10.0.0.1", "/etc/kubernetes/admin.conf"));
     const pki = (address: string, name: string) => hostPath(render.dir, address, `${PKI_DIR}/${name}`);
@@ -76,7 +73,7 @@ describe("TLS with the rendered certificates (network namespace, real sockets)",
     }));
     const inputPath = join(render.dir, "..", "probe.json");
     await writeFile(inputPath, JSON.stringify({ servers, attempts }));
-    const output = await runOk(ip, ["netns", "exec", NAMESPACE, NODE, join(import.meta.dirname, "helpers", "tls-probe.ts"), inputPath]);
+    const output = await runOk(...namespace.exec(NODE, [join(import.meta.dirname, "helpers", "tls-probe.ts"), inputPath]));
     results = new Map(
       output
         .trim()
@@ -87,8 +84,7 @@ describe("TLS with the rendered certificates (network namespace, real sockets)",
   });
 
   after(async () => {
-    await runOk(ip, ["netns", "del", NAMESPACE]).catch(() => undefined);
-    await rm(NETNS_ETC, { recursive: true, force: true });
+    await namespace?.remove();
     await render?.cleanup();
   });
 
