@@ -96,7 +96,10 @@ function managedEntries(parsed: ParsedHosts): HostsEntry[] {
   const entries: HostsEntry[] = [];
   for (const line of parsed.lines.slice(parsed.block.begin + 1, parsed.block.end)) {
     const fields = fieldsOf(line.text);
-    for (const name of fields?.names ?? []) entries.push({ name, ip: fields?.ip ?? "" });
+    if (fields === undefined) continue;
+    // Hand edits may spell an address differently; the block is rewritten canonical.
+    const ip = parseIp(fields.ip);
+    for (const name of fields.names) entries.push({ name, ip: ip === undefined ? fields.ip : formatIp(ip) });
   }
   return entries;
 }
@@ -168,9 +171,11 @@ function rewrite(original: string, parsed: ParsedHosts, entries: readonly HostsE
       lines = [...before, ...blockLines(endEol), ...after];
     } else {
       // A block appended after an unterminated last line took over its missing newline (see
-      // below); give it back so removing the block restores the file exactly.
+      // below); give it back so removing the block restores the file exactly. (An empty line
+      // cannot have been unterminated, so it keeps its newline.)
       const last = before.at(-1);
-      lines = after.length === 0 && endEol === "" && last !== undefined ? [...before.slice(0, -1), { ...last, eol: "" }] : [...before, ...after];
+      const giveBack = after.length === 0 && endEol === "" && last !== undefined && last.text !== "";
+      lines = giveBack ? [...before.slice(0, -1), { ...last, eol: "" }] : [...before, ...after];
     }
   } else if (entries.length > 0) {
     const last = parsed.lines.at(-1);
@@ -196,7 +201,8 @@ function findConflicts(text: string): HostsConflict[] {
     if (parsed.block !== undefined && index >= parsed.block.begin && index <= parsed.block.end) return;
     const fields = fieldsOf(line.text);
     if (fields === undefined) return;
-    for (const name of fields.names) {
+    const lineNames = fields.names.filter((name, i) => fields.names.findIndex((other) => sameName(other, name)) === i);
+    for (const name of lineNames) {
       const entry = managed.find((candidate) => sameName(candidate.name, name));
       if (entry === undefined) continue;
       const ip = parseIp(fields.ip);
