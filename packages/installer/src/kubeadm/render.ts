@@ -59,20 +59,37 @@ function isV1beta4(spec: ClusterSpec): boolean {
   return spec.kubeadmApiVersion === "kubeadm.k8s.io/v1beta4";
 }
 
-/** v1beta3 wrote flag maps; v1beta4 writes ordered {name, value} lists (duplicates allowed). */
-function extraArgs(spec: ClusterSpec, args: Record<string, string>): Record<string, string> | v1beta4.Arg[] {
-  if (!isV1beta4(spec)) return args;
+/** v1beta4 turned v1beta3's flag maps into ordered {name, value} lists. */
+function argList(args: Record<string, string>): v1beta4.Arg[] {
   return Object.entries(args).map(([name, value]) => ({ name, value }));
 }
 
-function nodeRegistration(spec: ClusterSpec, host: HostSpec) {
+interface RegistrationParts {
+  readonly criSocket: string;
+  readonly name: string;
+  readonly kubeletArgs: Record<string, string>;
+  readonly ignorePreflightErrors?: string[];
+}
+
+function registrationParts(spec: ClusterSpec, host: HostSpec): RegistrationParts {
   return {
     criSocket: spec.criSocket,
+    name: host.hostname,
     // The kubelet otherwise picks the address of the default route, which on multi-homed hosts
     // is not the one the cluster was declared with.
-    kubeletExtraArgs: extraArgs(spec, { "node-ip": host.addressText }),
-    name: host.hostname,
+    kubeletArgs: { "node-ip": host.addressText },
+    ...(host.role === "master" && !host.master0 ? { ignorePreflightErrors: JOIN_MASTER_PREFLIGHT_IGNORES } : {}),
   };
+}
+
+function registrationV1beta3(parts: RegistrationParts): v1beta3.NodeRegistrationOptions {
+  const { kubeletArgs, ...rest } = parts;
+  return { ...rest, kubeletExtraArgs: kubeletArgs };
+}
+
+function registrationV1beta4(parts: RegistrationParts): v1beta4.NodeRegistrationOptions {
+  const { kubeletArgs, ...rest } = parts;
+  return { ...rest, kubeletExtraArgs: argList(kubeletArgs) };
 }
 
 function bootstrapToken(secrets: JoinSecrets): BootstrapToken {
@@ -96,10 +113,9 @@ function initConfiguration(
     bootstrapTokens: [bootstrapToken(secrets)],
     localAPIEndpoint: { advertiseAddress: host.addressText, bindPort: spec.apiServerPort },
   };
-  if (isV1beta4(spec)) {
-    return { ...common, nodeRegistration: nodeRegistration(spec, host) as v1beta4.NodeRegistrationOptions };
-  }
-  return { ...common, nodeRegistration: nodeRegistration(spec, host) as v1beta3.NodeRegistrationOptions };
+  const parts = registrationParts(spec, host);
+  if (isV1beta4(spec)) return { ...common, nodeRegistration: registrationV1beta4(parts) };
+  return { ...common, nodeRegistration: registrationV1beta3(parts) };
 }
 
 function clusterConfiguration(spec: ClusterSpec): v1beta3.ClusterConfiguration | v1beta4.ClusterConfiguration {
@@ -124,7 +140,7 @@ function clusterConfiguration(spec: ClusterSpec): v1beta3.ClusterConfiguration |
   if (isV1beta4(spec)) {
     return {
       ...common,
-      controllerManager: { extraArgs: extraArgs(spec, controllerManagerArgs) as v1beta4.Arg[] },
+      controllerManager: { extraArgs: argList(controllerManagerArgs) },
       encryptionAlgorithm: spec.keyAlgorithm === "rsa-2048" ? "RSA-2048" : "ECDSA-P256",
       certificateValidityPeriod: validity,
       caCertificateValidityPeriod: validity,
@@ -165,10 +181,6 @@ function joinConfiguration(
   const discoveryEndpoint = master
     ? joinHostPort(master0Of(spec).address, spec.apiServerPort)
     : joinHostPort(spec.vip, spec.apiServerPort);
-  const registration = {
-    ...nodeRegistration(spec, host),
-    ...(master ? { ignorePreflightErrors: JOIN_MASTER_PREFLIGHT_IGNORES } : {}),
-  };
   const common = {
     apiVersion: spec.kubeadmApiVersion,
     kind: "JoinConfiguration",
@@ -183,6 +195,7 @@ function joinConfiguration(
       ? { controlPlane: { localAPIEndpoint: { advertiseAddress: host.addressText, bindPort: spec.apiServerPort } } }
       : {}),
   };
-  if (isV1beta4(spec)) return { ...common, nodeRegistration: registration as v1beta4.NodeRegistrationOptions };
-  return { ...common, nodeRegistration: registration as v1beta3.NodeRegistrationOptions };
+  const parts = registrationParts(spec, host);
+  if (isV1beta4(spec)) return { ...common, nodeRegistration: registrationV1beta4(parts) };
+  return { ...common, nodeRegistration: registrationV1beta3(parts) };
 }
