@@ -41,8 +41,8 @@ export type ControllerCommand =
       /** true: open a new connection instead of reusing the kept-alive one. */
       readonly fresh: boolean;
     }
-  /** The probe's answer no longer matters (deadline passed or its round already succeeded). */
-  | { readonly kind: "cancel-probe"; readonly probeId: number; readonly master: Endpoint };
+  /** The probe's answer no longer matters: its deadline passed (counted as a timeout failure) or its round already succeeded. */
+  | { readonly kind: "cancel-probe"; readonly probeId: number; readonly master: Endpoint; readonly why: "timeout" | "superseded" };
 
 export interface HealthTransition {
   readonly master: Endpoint;
@@ -177,7 +177,7 @@ export class CareController {
     for (const probe of [...slot.inFlight.values()]) {
       if (probe.deadline > now) continue;
       this.forget(probe);
-      out.commands.push({ kind: "cancel-probe", probeId: probe.id, master: slot.address });
+      out.commands.push({ kind: "cancel-probe", probeId: probe.id, master: slot.address, why: "timeout" });
       this.onFailure(slot, `timeout: no answer within ${this.timing.timeoutMs}ms`, now, out);
     }
     if (slot.hedgeAt !== undefined && now >= slot.hedgeAt) {
@@ -222,7 +222,7 @@ export class CareController {
     // The round is settled: whatever the other probe says now is stale.
     for (const other of [...slot.inFlight.values()]) {
       this.forget(other);
-      out.commands.push({ kind: "cancel-probe", probeId: other.id, master: slot.address });
+      out.commands.push({ kind: "cancel-probe", probeId: other.id, master: slot.address, why: "superseded" });
     }
     slot.hedgeAt = undefined;
     slot.nextRoundAt = Math.max(slot.roundStartedAt + this.timing.intervalMs, now);

@@ -11,6 +11,12 @@ export class DataplaneError extends Error {
   }
 }
 
-export function isDataplaneError(err: unknown, code?: string): err is DataplaneError {
-  return err instanceof DataplaneError && (code === undefined || err.code === code);
+/**
+ * True for a refusal carrying the kernel's errno name `code` (any code when omitted). Duck-typed on
+ * `code` so that errors passed through from @lvscare/ipvs-native (IpvsError) count as well.
+ */
+export function isDataplaneError(err: unknown, code?: string): err is Error & { code: string } {
+  if (!(err instanceof Error)) return false;
+  const actual = (err as { code?: unknown }).code;
+  return typeof actual === "string" && (code === undefined || actual === code);
 }

@@ -1,0 +1,12 @@
+/**
+ * Where the real (kernel) dataplane comes in: kernel.ts (IPVS and routes through
+ * @lvscare/ipvs-native, sysctls, nftables masquerade). Imported lazily so that commands which
+ * never touch the kernel (help, version, static-pod, bad input) never load koffi. Opening it
+ * changes nothing on the host; a kernel without IPVS fails here with a clear DataplaneError.
+ */
+import type { Dataplane } from "./types.ts";
+
+export async function createKernelDataplane(): Promise<Dataplane> {
+  const { KernelDataplane } = await import("./kernel.ts");
+  return KernelDataplane.open();
+}

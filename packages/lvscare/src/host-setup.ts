@@ -1,0 +1,76 @@
+/** What besides the IPVS table each mode needs on the host: the "ruler" and sysctls. */
+import type { CareConfig } from "./config.ts";
+import type { Dataplane, Ruler, RulerTarget, VirtualServerSpec } from "./dataplane/types.ts";
+import type { Logger } from "./log.ts";
+
+/** Upstream's metric for the VIP route; a lower-metric route someone else adds wins over ours. */
+export const ROUTE_METRIC = 50;
+
+export function virtualServerSpec(config: CareConfig): VirtualServerSpec {
+  // Upstream's service: TCP, the chosen scheduler, no persistence.
+  return { address: config.virtualServer, scheduler: config.scheduler, flags: 0, timeout: 0 };
+}
+
+export function rulerTargetFor(config: CareConfig): RulerTarget | undefined {
+  const vip = config.virtualServer.ip;
+  const family = config.virtualServer.family;
+  switch (config.mode) {
+    case "route":
+      return { mode: "route", vip, family, metric: ROUTE_METRIC };
+    case "link":
+      return { mode: "link", vip, family, iface: config.iface, masqueradeBit: config.masqueradeBit };
+    case "none":
+      return undefined;
+  }
+}
+
+/** The ruler to ensure; route mode needs the gateway (node IP) resolved by the caller. */
+export function rulerFor(config: CareConfig, gateway: string | undefined): Ruler | undefined {
+  const target = rulerTargetFor(config);
+  if (target === undefined) return undefined;
+  if (target.mode === "route") {
+    if (gateway === undefined) throw new Error("route mode needs the node IP as gateway");
+    return { ...target, gateway };
+  }
+  return { ...target, virtualServer: config.virtualServer };
+}
+
+export interface SysctlSetting {
+  readonly name: string;
+  readonly value: string;
+  readonly why: string;
+}
+
+export function requiredSysctls(config: CareConfig): SysctlSetting[] {
+  const settings: SysctlSetting[] = [
+    {
+      name: "net.ipv4.vs.expire_nodest_conn",
+      value: "1",
+      why: "connections to a removed master are torn down at once, so clients reconnect to a live one instead of waiting ~45 s for HTTP/2 pings",
+    },
+  ];
+  if (config.mode === "link") {
+    settings.push({
+      name: "net.ipv4.vs.conntrack",
+      value: "1",
+      why: "link mode masquerades VIP traffic, which needs conntrack entries for IPVS connections",
+    });
+  }
+  return settings;
+}
+
+/** Sets each sysctl, logging what changed; a failure is logged and returned, not thrown. */
+export async function applySysctls(dataplane: Dataplane, config: CareConfig, logger: Logger): Promise<Error | undefined> {
+  let failure: Error | undefined;
+  for (const setting of requiredSysctls(config)) {
+    try {
+      const previous = await dataplane.setSysctl(setting.name, setting.value);
+      if (previous.trim() === setting.value) logger.debug({ sysctl: setting.name, value: setting.value }, "sysctl already set");
+      else logger.info({ sysctl: setting.name, value: setting.value, previous: previous.trim(), why: setting.why }, "sysctl set");
+    } catch (err) {
+      failure = err instanceof Error ? err : new Error(String(err));
+      logger.error({ sysctl: setting.name, value: setting.value, err: failure.message }, "cannot set sysctl (is the ip_vs module loaded?)");
+    }
+  }
+  return failure;
+}
