@@ -16,18 +16,11 @@ import { editHostsFile } from "../src/hosts/hosts-io.ts";
 import { PKI_DIR } from "../src/plan/files.ts";
 import { clusterSpec, hostPath, MASTERS, renderToTemporaryDir, VIP, type RenderedDir } from "./helpers/fixtures.ts";
 import { createNamespace, type Namespace } from "./helpers/netns.ts";
+import type { ProbeResult } from "./helpers/tls-probe.ts";
 import { NODE, runOk } from "./helpers/tools.ts";
 
 const STRANGER = "10.9.9.9";
 const PORTS = [6441, 6442, 6443];
-
-interface ProbeResult {
-  label: string;
-  ok: boolean;
-  peer?: { CN: string; O?: string };
-  server?: string;
-  error?: string;
-}
 
 describe("TLS with the rendered certificates (network namespace, real sockets)", () => {
   let render: RenderedDir;

@@ -13,7 +13,7 @@ interface ProbeInput {
   attempts: { label: string; host: string; port: number; ca: string; cert?: string; key?: string }[];
 }
 
-interface ProbeResult {
+export interface ProbeResult {
   label: string;
   ok: boolean;
   /** What the server saw of the client certificate (mTLS identity), on success. */
