@@ -87,6 +87,18 @@ describe("seal render", () => {
   });
 });
 
+describe("seal without a command", () => {
+  it("prints help on stderr and exits 2; an unknown command is one error line", async () => {
+    const bare = await seal([]);
+    assert.equal(bare.code, 2);
+    assert.match(bare.stderr, /^Usage: seal \[options\] \[command\]/);
+    assert.match(bare.stderr, /render \[options\]/);
+    const unknown = await seal(["bogus"]);
+    assert.equal(unknown.code, 2);
+    assert.equal(unknown.stderr, "seal: error: unknown command 'bogus'\n");
+  });
+});
+
 describe("seal hosts", () => {
   it("sets and removes entries, warning about a user line that wins", async () => {
     const file = join(scratch, "hosts");

@@ -43,9 +43,7 @@ interface RenderFlags {
 function buildProgram(out: Output): Command {
   const program = new Command("seal")
     .description("Installer for HA Kubernetes clusters with lvscare in front of the API servers")
-    .showHelpAfterError(false)
-    .exitOverride()
-    .configureOutput({ writeErr: () => undefined, writeOut: (text) => out.info(text.trimEnd()) });
+    .showHelpAfterError(false);
 
   program
     .command("render")
@@ -98,8 +96,13 @@ export async function main(
 ): Promise<number> {
   const out = streamOutput(stdout, stderr);
   const program = buildProgram(out);
-  for (const command of program.commands.flatMap((command) => [command, ...command.commands])) {
-    command.exitOverride().configureOutput({ writeErr: () => undefined, writeOut: (text) => out.info(text.trimEnd()) });
+  for (const command of [program, ...program.commands.flatMap((command) => [command, ...command.commands])]) {
+    // Help goes where commander sends it; errors are printed once, below, as one line.
+    command.exitOverride().configureOutput({
+      writeOut: (text) => stdout.write(text),
+      writeErr: (text) => stderr.write(text),
+      outputError: () => undefined,
+    });
   }
   try {
     await program.parseAsync([...argv], { from: "user" });
@@ -107,6 +110,8 @@ export async function main(
   } catch (error) {
     if (error instanceof CommanderError) {
       if (error.code === "commander.helpDisplayed" || error.code === "commander.version" || error.exitCode === 0) return EXIT_OK;
+      // A command group without its subcommand: commander already printed its help to stderr.
+      if (error.code === "commander.help") return EXIT_USAGE;
       stderr.write(`seal: error: ${error.message.replace(/^error: /, "")}\n`);
       return EXIT_USAGE;
     }
