@@ -22,6 +22,16 @@ import { requireTool, run, startProcess, type RunResult } from "./helpers/tools.
 // Waiting for the members to elect a leader; not a measurement, only a bound on a broken setup.
 const READY_DEADLINE_MS = 90_000;
 
+/** SIGTERM, then SIGKILL if etcd is still there after a grace period, so cleanup never hangs. */
+async function stop(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise((resolve) => child.once("exit", resolve));
+  child.kill("SIGTERM");
+  const timer = setTimeout(() => child.kill("SIGKILL"), 10_000);
+  await exited;
+  clearTimeout(timer);
+}
+
 describe("etcd with the rendered certificates", () => {
   const spec = clusterSpec();
   let render: RenderedDir;
@@ -96,10 +106,7 @@ describe("etcd with the rendered certificates", () => {
   });
 
   after(async () => {
-    for (const member of members) member.process.kill("SIGTERM");
-    await Promise.all(
-      members.map((member) => (member.process.exitCode !== null ? undefined : new Promise((resolve) => member.process.once("exit", resolve)))),
-    );
+    await Promise.all(members.map((member) => stop(member.process)));
     await network?.remove();
     if (dataDir !== undefined) await rm(dataDir, { recursive: true, force: true });
     await render?.cleanup();
