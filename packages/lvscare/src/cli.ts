@@ -215,7 +215,8 @@ async function careCommand(raw: ReturnType<typeof collectCareOptions>, io: CliIo
     level: config.logLevel,
     ...(deps.logDestination ? { destination: deps.logDestination } : {}),
   });
-  const ruler = rulerFor(config, gateway);
+  // -C removes the ruler by its identity (rulerTargetFor); only the loop and --run-once create one.
+  const ruler = config.clean ? undefined : rulerFor(config, gateway);
 
   const metrics = config.metricsAddr && !config.clean && !config.runOnce ? new CareMetrics(config.realServers) : undefined;
   const kernel = await deps.createDataplane();
