@@ -9,7 +9,7 @@ import type { KernelSuitePlan } from './kernel-plan.ts';
 import { SuiteCollector } from './kernel-results.ts';
 import type { FileResult, ReportedTestNode } from './kernel-results.ts';
 import { repoRoot } from './paths.ts';
-import { runInVm } from './vm.ts';
+import { VmError, runInVm } from './vm.ts';
 
 const RUNNER = path.join(repoRoot, 'test', 'harness', 'kernel-suite.ts');
 const BOOT_ALLOWANCE_MS = 5 * 60_000;
@@ -52,7 +52,7 @@ export function startKernelSuite(plan: Exclude<KernelSuitePlan, { kind: 'unavail
       onReady: (ready) => (suiteRun.bootMs = ready.bootMs),
     }).then(
       (result) => collector.finish(`the suite runner in the VM stopped (status ${result.code}) before this file ended`),
-      (error: unknown) => collector.finish(`the VM failed: ${error instanceof Error ? error.message : String(error)}`),
+      (error: unknown) => collector.finish(`the VM failed: ${describeVmFailure(error, collector.strayTail())}`),
     );
   } else {
     const child = spawn(argv[0] ?? process.execPath, argv.slice(1), { cwd: repoRoot, env: nestedTestRunnerEnv(process.env), stdio: ['ignore', 'pipe', 'pipe'] });
@@ -70,6 +70,16 @@ export function startKernelSuite(plan: Exclude<KernelSuitePlan, { kind: 'unavail
     });
   }
   return suiteRun;
+}
+
+/** The VM's failure without its stdout (the protocol, already parsed), with the suite's stderr and the console. */
+function describeVmFailure(error: unknown, strayTail: string): string {
+  if (!(error instanceof VmError)) return error instanceof Error ? error.message : String(error);
+  const sections = [error.summary];
+  if (error.kernelTrouble.length > 0) sections.push(`--- kernel trouble on the VM console ---\n${error.kernelTrouble.join('\n')}`);
+  if (strayTail.trim() !== '') sections.push(`--- last stderr of the suite ---\n${strayTail}`);
+  if (error.console.trim() !== '') sections.push(`--- last lines of the VM console ---\n${tail(error.console, 30)}`);
+  return sections.join('\n');
 }
 
 /** The guest's error, with the guest's stack, as the host test's failure. */

@@ -14,6 +14,7 @@ import { nestedTestRunnerEnv, run } from './command.ts';
 import { LineSplitter, decodeLine, encodeRecord } from './kernel-protocol.ts';
 import type { ReporterRecord, SuiteRecord } from './kernel-protocol.ts';
 import { createNetns } from './netns.ts';
+import { onProcessExit } from './process-cleanup.ts';
 import { repoRoot, vmScriptsDir } from './paths.ts';
 
 const REPORTER = path.join(repoRoot, 'test', 'harness', 'kernel-reporter.ts');
@@ -76,16 +77,19 @@ async function runFile(file: string, env: 'vm' | 'host', timeoutMs: number): Pro
     };
     child.stdout.setEncoding('utf8').on('data', (chunk: string) => lines.push(chunk).forEach(forward));
     child.stderr.setEncoding('utf8').on('data', note);
+    const killGroup = (): void => {
+      if (child.pid === undefined) return;
+      try {
+        process.kill(-child.pid, 'SIGKILL');
+      } catch {
+        // Already gone.
+      }
+    };
+    const forgetKill = onProcessExit(killGroup);
     let timedOut = false;
     const timer = setTimeout(() => {
       timedOut = true;
-      if (child.pid !== undefined) {
-        try {
-          process.kill(-child.pid, 'SIGKILL');
-        } catch {
-          // Already gone.
-        }
-      }
+      killGroup();
     }, timeoutMs);
     const exit = await new Promise<{ code: number | null; signal: string | null }>((resolve) => {
       child.on('error', (error) => {
@@ -95,6 +99,7 @@ async function runFile(file: string, env: 'vm' | 'host', timeoutMs: number): Pro
       child.on('close', (code, signal) => resolve({ code, signal }));
     });
     clearTimeout(timer);
+    forgetKill();
     lines.end().forEach(forward);
     return { ...exit, timedOut, runnerOutput };
   } finally {

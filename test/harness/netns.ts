@@ -9,6 +9,7 @@ import { existsSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { CommandError, formatArgv, run } from './command.ts';
 import type { RunOptions, RunResult } from './command.ts';
+import { onProcessExit } from './process-cleanup.ts';
 
 // Full path on purpose: busybox's sh (the VM's init) has an `ip` applet without netns support.
 export const IP_BIN: string = ['/usr/sbin/ip', '/sbin/ip', '/bin/ip'].find((candidate) => existsSync(candidate)) ?? '/usr/sbin/ip';
@@ -311,13 +312,13 @@ function describeExit(status: ExitStatus): string {
 function installExitHook(): void {
   if (exitHookInstalled) return;
   exitHookInstalled = true;
-  process.once('exit', () => {
+  onProcessExit(() => {
     for (const child of liveProcesses) child.killNow();
     for (const name of liveNamespaces) {
       try {
         execFileSync(IP_BIN, ['netns', 'delete', name], { stdio: 'ignore' });
       } catch {
-        // Best effort: the process is exiting.
+        // Already gone.
       }
     }
   });

@@ -7,6 +7,7 @@ import path from 'node:path';
 import { SKIP_ENV, vmProblem } from './kernel-plan.ts';
 import { repoRoot } from './paths.ts';
 import { VmError, runInVm, runningVmCount } from './vm.ts';
+import { startKernelSuite } from './kernel-mirror.ts';
 import { loadCachedKernel } from './vm-kernel.ts';
 
 const fixtures = path.join(repoRoot, 'test', 'harness', 'fixtures');
@@ -66,6 +67,21 @@ if (process.env[SKIP_ENV] === '1') {
       return true;
     });
     assert.equal(runningVmCount(), 0, 'qemu was killed');
+  });
+
+  test('kernel suite in the VM: a kernel crash fails the file that caused it and the files after it, with the console tail', async () => {
+    const ok = 'test/harness/fixtures/suite-sample.fixture.ts';
+    const panic = 'test/harness/fixtures/suite-kernel-panic.fixture.ts';
+    const after = 'test/harness/fixtures/suite-hang.fixture.ts';
+    const run = startKernelSuite({ kind: 'vm', files: [ok, panic, after], fileTimeoutS: 300, kernel: loadCachedKernel() });
+    const [okResult, panicResult, afterResult] = await Promise.all([ok, panic, after].map((file) => run.collector.result(file)));
+    await run.done;
+    assert.equal(okResult?.abortedBecause, undefined, 'the file before the crash has its own results');
+    assert.equal(okResult?.reported, 8);
+    assert.match(panicResult?.abortedBecause ?? '', /the VM failed: the VM stopped \(qemu status 0\) without reporting/);
+    assert.match(panicResult?.abortedBecause ?? '', /Kernel panic/, 'the console tail shows why');
+    assert.match(afterResult?.abortedBecause ?? '', /the VM failed/);
+    assert.equal(runningVmCount(), 0);
   });
 
   test('vm-run CLI: output streamed, exit status propagated', async () => {

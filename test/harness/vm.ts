@@ -16,6 +16,7 @@ import { formatArgv, tail } from './command.ts';
 import { ensureInitramfs } from './initramfs.ts';
 import { repoRoot } from './paths.ts';
 import { loadCachedKernel } from './vm-kernel.ts';
+import { onProcessExit } from './process-cleanup.ts';
 import { renderJobScript, validateVmJob } from './vm-job.ts';
 
 export const QEMU_BIN = 'qemu-system-x86_64';
@@ -60,16 +61,27 @@ export type VmFailureKind = 'timeout' | 'setup-failed' | 'no-exit-status' | 'qem
 
 export class VmError extends Error {
   readonly kind: VmFailureKind;
+  /** The message without the output and console tails. */
+  readonly summary: string;
   readonly output: string;
   readonly console: string;
+  /** Panic/BUG/Oops lines of the console: a panic's headline scrolls out of the tail behind its trace. */
+  readonly kernelTrouble: string[];
 
   constructor(kind: VmFailureKind, message: string, output: string, consoleText: string) {
     const sections = [message];
+    const kernelTrouble = consoleText
+      .split('\n')
+      .filter((line) => /Kernel panic|BUG:|Oops:|general protection fault/.test(line))
+      .slice(0, 5);
+    if (kernelTrouble.length > 0) sections.push(`--- kernel trouble on the VM console ---\n${kernelTrouble.join('\n')}`);
     if (output.trim() !== '') sections.push(`--- last output of the guest ---\n${tail(output)}`);
     if (consoleText.trim() !== '') sections.push(`--- last lines of the VM console ---\n${tail(consoleText, 30)}`);
     super(sections.join('\n'));
     this.name = 'VmError';
     this.kind = kind;
+    this.summary = message;
+    this.kernelTrouble = kernelTrouble;
     this.output = output;
     this.console = consoleText;
   }
@@ -304,7 +316,7 @@ function installExitHook(): void {
   if (exitHookInstalled) return;
   exitHookInstalled = true;
   // A test process that dies must not leave a VM eating the machine's two cores.
-  process.once('exit', () => {
+  onProcessExit(() => {
     for (const qemu of liveVms) qemu.kill('SIGKILL');
   });
 }
