@@ -8,7 +8,7 @@ import { systemClock, type Clock } from "./clock.ts";
 import type { CareConfig } from "./config.ts";
 import { CareController, type ControllerOutput, type HealthTransition, type ProbeRole } from "./controller/controller.ts";
 import type { Dataplane, Ruler } from "./dataplane/types.ts";
-import { applySysctls, virtualServerSpec } from "./host-setup.ts";
+import { applySysctls, describeRuler, virtualServerSpec } from "./host-setup.ts";
 import type { Logger } from "./log.ts";
 import { RepeatLimiter } from "./log-limiter.ts";
 import type { CareMetrics } from "./metrics.ts";
@@ -57,6 +57,7 @@ export class CareDaemon {
   private isReady = false;
   private lastTickAt: number;
   private lastRulerCheckAt: number;
+  private rulerLogged = false;
 
   constructor(options: CareDaemonOptions) {
     this.config = options.config;
@@ -177,7 +178,10 @@ export class CareDaemon {
   private startProbe(probeId: number, master: Endpoint, role: ProbeRole, fresh: boolean): void {
     const abort = new AbortController();
     this.running.set(probeId, { abort, master, role });
-    void this.prober.probe({ master, fresh, signal: abort.signal }).then((outcome) => {
+    const probe = this.prober
+      .probe({ master, fresh, signal: abort.signal })
+      .catch((err: unknown): ProbeOutcome => ({ ok: false, reason: "error", detail: String(err), latencyMs: 0 }));
+    void probe.then((outcome) => {
       if (!this.running.delete(probeId) || this.stopped || !this.controller) return;
       this.recordProbe(master, role, outcome);
       this.pump(this.controller.probeResult(probeId, outcome, this.clock.now()));
@@ -278,7 +282,9 @@ export class CareDaemon {
     try {
       await this.dataplane.ensureRuler(this.ruler);
       const suppressed = this.errors.clear("ruler:");
-      if (suppressed !== undefined) this.logger.info({ suppressed }, `${this.ruler.mode} ruler repaired`);
+      if (suppressed !== undefined) this.logger.info({ suppressed }, `${describeRuler(this.ruler)}: works again`);
+      else if (!this.rulerLogged) this.logger.info(`${describeRuler(this.ruler)}: in place`);
+      this.rulerLogged = true;
     } catch (err) {
       this.logError("ruler", `cannot set up the ${this.ruler.mode}-mode ruler; retrying`, err);
     }

@@ -35,6 +35,14 @@ export function rulerFor(config: CareConfig, gateway: string | undefined): Ruler
   return { ...target, virtualServer: config.virtualServer };
 }
 
+/** "route 10.103.97.2/32 via 192.168.0.10 metric 50", "link lvscare 10.103.97.2 + masquerade (mark bit 0)" */
+export function describeRuler(ruler: Ruler): string {
+  if (ruler.mode === "route") {
+    return `route ${ruler.vip}/${ruler.family === 4 ? 32 : 128} via ${ruler.gateway} metric ${ruler.metric}`;
+  }
+  return `link ${ruler.iface} ${ruler.vip} + masquerade (mark bit ${ruler.masqueradeBit})`;
+}
+
 export interface SysctlSetting {
   readonly name: string;
   readonly value: string;

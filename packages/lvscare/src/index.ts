@@ -1,1 +1,17 @@
-export {};
+/**
+ * @lvscare/lvscare: the lvscare daemon as a library. The CLI (`bin/lvscare`) is the main user;
+ * these exports let other packages and tests reuse its pieces.
+ */
+export { renderLvscareStaticPod, type LvscareStaticPodOptions, DEFAULT_STATIC_POD_NAME, LVSCARE_COMMAND } from "./static-pod.ts";
+export { parseCareConfig, CARE_DEFAULTS, SCHEDULERS, type CareConfig, type RawCareOptions, type HealthCheckConfig } from "./config.ts";
+export { parseEndpoint, formatEndpoint, type Endpoint, type IpFamily } from "./address.ts";
+export { UsageError } from "./errors.ts";
+export { CareDaemon, type CareDaemonOptions } from "./care.ts";
+export { CareController, type ControllerTiming, type ControllerCommand, type HealthTransition } from "./controller/controller.ts";
+export { plan, applyPlan, readObserved, type Op, type DesiredState, type ObservedState } from "./reconcile.ts";
+export { runOnce, clean } from "./one-shot.ts";
+export { DataplaneError, isDataplaneError } from "./dataplane/error.ts";
+export type * from "./dataplane/types.ts";
+export { FakeDataplane } from "./dataplane/fake.ts";
+export { main, run, type CliDeps, type CliIo } from "./cli.ts";
+export { VERSION } from "./version.ts";

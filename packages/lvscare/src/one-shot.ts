@@ -7,7 +7,7 @@ import type { CareConfig } from "./config.ts";
 import { desiredDestinations } from "./controller/desired.ts";
 import { isDataplaneError } from "./dataplane/error.ts";
 import type { Dataplane, Ruler } from "./dataplane/types.ts";
-import { applySysctls, rulerTargetFor, virtualServerSpec } from "./host-setup.ts";
+import { applySysctls, describeRuler, rulerTargetFor, virtualServerSpec } from "./host-setup.ts";
 import type { Logger } from "./log.ts";
 import type { Prober } from "./probe/http-prober.ts";
 import { probeOnce } from "./probe/probe-once.ts";
@@ -31,7 +31,10 @@ export async function runOnce(
 ): Promise<RunOnceSummary> {
   const { dataplane, prober, ruler, logger } = deps;
   await applySysctls(dataplane, config, logger);
-  if (ruler) await dataplane.ensureRuler(ruler);
+  if (ruler) {
+    await dataplane.ensureRuler(ruler);
+    logger.info(`${describeRuler(ruler)}: in place`);
+  }
   const outcomes = await Promise.all(
     config.realServers.map((master) => probeOnce(prober, master, { timeoutMs: config.health.timeoutMs, hedgeDelayMs: config.hedgeDelayMs })),
   );
