@@ -250,6 +250,35 @@ describe("lvscare care with sealos's exact manifest arguments", () => {
     assert.ok(h.fake.operations.some((o) => o.op === "deleteVirtualServer"));
   });
 
+  it("--health-ca-file verifies each master's certificate: a rogue one stays out", async () => {
+    const good = await new HealthzServer("127.0.0.55", pki.issue(["127.0.0.55"])).start();
+    const rogue = await new HealthzServer("127.0.0.56", pki.selfSigned(["127.0.0.56"])).start();
+    servers.push(good, rogue);
+    const h = harness();
+    const code = await main(
+      ["care", "--vs", "10.103.97.2:6443", "--rs", good.endpoint, "--rs", rogue.endpoint, "--ip", "192.168.0.10", "--run-once", "--health-ca-file", pki.caFile],
+      h.io,
+      h.deps,
+    );
+    assert.equal(code, 0, h.stderr.text);
+    assert.deepEqual(h.fake.weights({ ip: "10.103.97.2", port: 6443, family: 4 }), { [good.endpoint]: 1 });
+    assert.match(h.logs.text, new RegExp(`master ${rogue.endpoint.replaceAll(".", "\\.")} down .*result="tls `));
+  });
+
+  it("runs with an IPv6 virtual server and masters in route mode", async () => {
+    const a = await new HealthzServer("::1", pki.issue(["::1"])).start();
+    const b = await new HealthzServer("::1", pki.issue(["::1"])).start();
+    servers.push(a, b);
+    const hostsFile = join(tmp, "hosts-v6");
+    writeFileSync(hostsFile, "192.168.0.10 lvscare.node.ip\nfd00::99 lvscare.node.ip\n");
+    const h = harness({ LVSCARE_HOSTS_FILE: hostsFile });
+    const rs = [a, b].map((s) => `[::1]:${s.port}`);
+    const code = await main(["care", "--vs", "[fd00::10]:6443", ...rs.flatMap((r) => ["--rs", r]), "--run-once"], h.io, h.deps);
+    assert.equal(code, 0, h.stderr.text);
+    assert.deepEqual(h.fake.weights({ ip: "fd00::10", port: 6443, family: 6 }), Object.fromEntries(rs.map((r) => [r, 1])));
+    assert.deepEqual(h.fake.routeList(), [{ destination: "fd00::10/128", gateway: "fd00::99", metric: 50 }]);
+  });
+
   it("never logs request header values", async () => {
     const host = "127.0.0.54";
     const server = await new HealthzServer(host, pki.issue([host])).start();
