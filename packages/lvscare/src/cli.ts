@@ -117,6 +117,11 @@ export async function main(argv: readonly string[], io: CliIo, deps: CliDeps): P
   } catch (err) {
     if (err instanceof CommanderError) {
       if (err.exitCode === 0) return 0;
+      if (err.code === "commander.help") {
+        // No command given: the usage, on stderr, as a usage error.
+        io.stderr.write(program.helpInformation());
+        return 2;
+      }
       io.stderr.write(`lvscare: ${err.message.replace(/^error: /, "").replace(/\s*\n\s*/g, " ").trim()}\n`);
       return 2;
     }

@@ -129,6 +129,13 @@ describe("lvscare executable: help and version", () => {
     assert.match(flat, /\(default: keep, env: CARE_ALL_DOWN\)/);
   });
 
+  it("prints the usage on stderr with exit code 2 when no command is given", () => {
+    const result = lvscare([]);
+    assert.equal(result.code, 2);
+    assert.match(result.stderr, /^Usage: lvscare \[options\] \[command\]/);
+    assert.match(result.stderr, /care \[options\]/);
+  });
+
   it("prints the version", () => {
     const pkg = JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")) as { version: string };
     assert.equal(VERSION, pkg.version);
