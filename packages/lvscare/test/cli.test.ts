@@ -202,8 +202,8 @@ describe("lvscare ipvs list", () => {
 });
 
 describe("lvscare care with sealos's exact manifest arguments", () => {
-  it("runs unchanged: route via lvscare.node.ip, masters in, metrics served, SIGTERM leaves the rules", async () => {
-    const hosts = ["127.0.0.51", "127.0.0.52", "127.0.0.53"];
+  it("runs unchanged: route via lvscare.node.ip, masters in, metrics served, SIGTERM leaves the rules", async (t) => {
+    const hosts = ["127.0.1.51", "127.0.1.52", "127.0.1.53"];
     for (const host of hosts) servers.push(await new HealthzServer(host, pki.issue([host])).start(6443));
     const hostsFile = join(tmp, "hosts-care");
     writeFileSync(hostsFile, "127.0.0.1 localhost\n192.168.0.10 lvscare.node.ip\n10.103.97.2 apiserver.cluster.local\n");
@@ -211,6 +211,11 @@ describe("lvscare care with sealos's exact manifest arguments", () => {
     const h = harness({ LVSCARE_HOSTS_FILE: hostsFile, CARE_METRICS_ADDR: `127.0.0.1:${metricsPort}` });
     const args = [...SEALOS, ...hosts.flatMap((host) => ["--rs", `${host}:6443`])];
     const exit = main(args, h.io, h.deps);
+    // Stop the daemon even when an assertion fails, or the test process would never end.
+    t.after(async () => {
+      h.stop("SIGTERM");
+      await exit;
+    });
 
     const vs = { ip: "10.103.97.2", port: 6443, family: 4 as const };
     const want = JSON.stringify(Object.fromEntries(hosts.map((host) => [`${host}:6443`, 1])));
@@ -220,13 +225,13 @@ describe("lvscare care with sealos's exact manifest arguments", () => {
     const base = `http://127.0.0.1:${metricsPort}`;
     await waitFor(async () => (await fetch(`${base}/readyz`)).status === 200, "/readyz ready");
     assert.equal((await fetch(`${base}/healthz`)).status, 200);
-    await waitFor(async () => (await (await fetch(`${base}/metrics`)).text()).includes('lvscare_master_up{master="127.0.0.53:6443"} 1'), "health gauge");
+    await waitFor(async () => (await (await fetch(`${base}/metrics`)).text()).includes('lvscare_master_up{master="127.0.1.53:6443"} 1'), "health gauge");
     const metrics = await (await fetch(`${base}/metrics`)).text();
     for (const expected of [
-      'lvscare_master_up{master="127.0.0.51:6443"} 1',
-      'lvscare_master_transitions_total{master="127.0.0.51:6443",to="up"} 1',
-      'lvscare_probes_total{master="127.0.0.51:6443",role="primary",result="ok"}',
-      'lvscare_probe_duration_seconds_bucket{le="0.5",master="127.0.0.51:6443",result="ok"}',
+      'lvscare_master_up{master="127.0.1.51:6443"} 1',
+      'lvscare_master_transitions_total{master="127.0.1.51:6443",to="up"} 1',
+      'lvscare_probes_total{master="127.0.1.51:6443",role="primary",result="ok"}',
+      'lvscare_probe_duration_seconds_bucket{le="0.5",master="127.0.1.51:6443",result="ok"}',
       "lvscare_reconciles_total",
       "lvscare_reconcile_errors_total 0",
       'lvscare_dataplane_operation_duration_seconds_count{operation="addDestination",result="ok"} 3',
@@ -238,7 +243,7 @@ describe("lvscare care with sealos's exact manifest arguments", () => {
     }
 
     const lines = h.logs.text.trimEnd().split("\n");
-    assert.ok(lines.some((l) => /^\S+ INFO  master 127\.0\.0\.51:6443 up: in rotation /.test(l)), "text log line per state change");
+    assert.ok(lines.some((l) => /^\S+ INFO  master 127\.0\.1\.51:6443 up: in rotation /.test(l)), "text log line per state change");
     assert.ok(lines.every((l) => !l.startsWith("{")), "text format by default");
 
     h.stop("SIGTERM");
@@ -258,8 +263,8 @@ describe("lvscare care with sealos's exact manifest arguments", () => {
   });
 
   it("--health-ca-file verifies each master's certificate: a rogue one stays out", async () => {
-    const good = await new HealthzServer("127.0.0.55", pki.issue(["127.0.0.55"])).start();
-    const rogue = await new HealthzServer("127.0.0.56", pki.selfSigned(["127.0.0.56"])).start();
+    const good = await new HealthzServer("127.0.1.55", pki.issue(["127.0.1.55"])).start();
+    const rogue = await new HealthzServer("127.0.1.56", pki.selfSigned(["127.0.1.56"])).start();
     servers.push(good, rogue);
     const h = harness();
     const code = await main(
@@ -287,7 +292,7 @@ describe("lvscare care with sealos's exact manifest arguments", () => {
   });
 
   it("never logs request header values", async () => {
-    const host = "127.0.0.54";
+    const host = "127.0.1.54";
     const server = await new HealthzServer(host, pki.issue([host])).start();
     servers.push(server);
     const h = harness();
