@@ -87,8 +87,12 @@ export function familyOf(bytesLength: number): AddressFamily {
   return bytesLength === 4 ? 'ipv4' : 'ipv6';
 }
 
+// Decimal text of every byte value, so formatting a dump of IPv4 addresses converts no numbers.
+const OCTETS: readonly string[] = Array.from({ length: 256 }, (_, value) => String(value));
+
 export function formatIpv4(buf: Uint8Array, offset = 0): string {
-  return `${buf[offset]}.${buf[offset + 1]}.${buf[offset + 2]}.${buf[offset + 3]}`;
+  const octet = (i: number): string => OCTETS[buf[offset + i] as number] as string;
+  return octet(0) + '.' + octet(1) + '.' + octet(2) + '.' + octet(3);
 }
 
 /** RFC 5952: lower case, no leading zeros, the longest run (>= 2) of zero groups as "::". */

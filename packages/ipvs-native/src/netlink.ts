@@ -29,6 +29,7 @@ import {
   decodeErrorPayload,
   forEachMessage,
   type MessageHeader,
+  type ReceivedMessage,
 } from './nlmsg.ts';
 
 export const NETLINK_ROUTE = 0;
@@ -45,9 +46,7 @@ export interface NetlinkSocketOptions {
 }
 
 /** One reply message handed to a request's `onMessage`; `buf` is reused after the callback returns. */
-export interface ReceivedMessage extends MessageHeader {
-  buf: Buffer;
-}
+export type { ReceivedMessage } from './nlmsg.ts';
 
 export interface RequestOptions {
   /** Command name for errors, e.g. "IPVS_CMD_NEW_SERVICE". */
@@ -197,7 +196,7 @@ export class NetlinkSocket {
     let finished = false;
     let failure: IpvsError | undefined;
     let callbackError: unknown;
-    const handle = (header: MessageHeader): boolean => {
+    const handle = (header: ReceivedMessage): boolean => {
       if (header.seq !== seq || header.pid !== this.portId) return true; // not ours: stale or foreign
       switch (header.type) {
         case NLMSG_NOOP:
@@ -218,7 +217,7 @@ export class NetlinkSocket {
           // open and refuse the next one with EBUSY. Remember it and drain to the end.
           if (callbackError === undefined && options.onMessage !== undefined) {
             try {
-              options.onMessage({ ...header, buf: this.rxbuf });
+              options.onMessage(header);
             } catch (err) {
               callbackError = err;
             }

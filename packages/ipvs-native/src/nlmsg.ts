@@ -30,6 +30,69 @@ const NLMSGERR_ATTR_OFFS = 2;
 const NLMSGERR_ATTR_MISS_TYPE = 5;
 const NLMSGERR_ATTR_MISS_NEST = 6;
 
+// Attribute-walking primitives, small enough for the JIT to inline into every decoder loop:
+//   for (let off = start; off + NLA_HDRLEN <= end; off += align4(len)) { len = attrLength(...); ... }
+
+/** The length field of the attribute at `off`, checked against its container's end. */
+export function attrLength(buf: Buffer, off: number, end: number, context: string): number {
+  const len = (buf[off] as number) | ((buf[off + 1] as number) << 8);
+  if (len < NLA_HDRLEN || off + len > end) {
+    throw malformed(context, `attribute length ${len} at offset ${off} overruns its container (ends at ${end})`);
+  }
+  return len;
+}
+
+/** The type of the attribute at `off`, without the NESTED/NET_BYTEORDER flags. */
+export function attrType(buf: Buffer, off: number): number {
+  return ((buf[off + 2] as number) | ((buf[off + 3] as number) << 8)) & NLA_TYPE_MASK;
+}
+
+/** Little-endian u32 at a checked offset (the caller verified 4 bytes are there). */
+export function readU32(buf: Buffer, at: number): number {
+  return ((buf[at] as number) | ((buf[at + 1] as number) << 8) | ((buf[at + 2] as number) << 16)) + (buf[at + 3] as number) * 0x100_0000;
+}
+
+/**
+ * Little-endian u64 as a JS number: exact up to 2^53, rounded (never wrapped) beyond.
+ * Counters that large (8 PiB) are out of reach in practice; numbers keep the API simple.
+ */
+export function readU64(buf: Buffer, at: number): number {
+  return readU32(buf, at) + readU32(buf, at + 4) * 0x1_0000_0000;
+}
+
+let lastBuffer: Buffer | undefined;
+let lastWords: Uint32Array = new Uint32Array(0);
+
+/**
+ * `buf` as 32-bit words, for decoders on the dump path: one load per u32 instead of four.
+ * `buf` must start 4-byte aligned in memory (see `alignedMessage`). The view of the last buffer
+ * is kept, since a dump decodes thousands of messages out of the same receive buffer.
+ */
+export function wordsOf(buf: Buffer): Uint32Array {
+  if (buf !== lastBuffer || lastWords.length !== buf.length >> 2) {
+    if ((buf.byteOffset & 3) !== 0) throw new RangeError('wordsOf needs a 4-byte aligned buffer');
+    lastWords = new Uint32Array(buf.buffer, buf.byteOffset, buf.length >> 2);
+    lastBuffer = buf;
+  }
+  return lastWords;
+}
+
+/** True when `wordsOf(buf)` can read the message at `offset` (always so in a receive buffer). */
+export function isWordAligned(buf: Buffer, offset: number): boolean {
+  return ((buf.byteOffset | offset) & 3) === 0;
+}
+
+/**
+ * The message `buf[offset, offset + length)` where it lies if `isWordAligned`, else an aligned
+ * copy of it starting at offset 0. The caller has checked that the message lies inside `buf`.
+ */
+export function alignedMessage<H extends { offset: number; length: number }>(buf: Buffer, header: H): { buf: Buffer; header: H } {
+  if (isWordAligned(buf, header.offset)) return { buf, header };
+  const copy = Buffer.alloc(align4(header.length));
+  buf.copy(copy, 0, header.offset, Math.min(buf.length, header.offset + header.length));
+  return { buf: copy, header: { ...header, offset: 0 } };
+}
+
 /** Highest attribute type `parseAttrs` records (IFLA_* is the largest family used, about 60). */
 export const MAX_ATTR_TYPE = 127;
 
@@ -152,26 +215,31 @@ export interface MessageHeader {
   pid: number;
 }
 
+/** A message inside a received datagram: its header and the buffer holding it. */
+export interface ReceivedMessage extends MessageHeader {
+  buf: Buffer;
+}
+
 /**
  * Calls `visit` for every message in `buf[0, end)`. Stops early when `visit` returns false.
- * Throws a typed error when a length field points outside the datagram.
+ * Throws a typed error when a length field points outside the datagram. The message object is
+ * reused for each message of the datagram (a dump brings thousands): copy what you keep.
  */
-export function forEachMessage(buf: Buffer, end: number, visit: (header: MessageHeader) => boolean): void {
+export function forEachMessage(buf: Buffer, end: number, visit: (message: ReceivedMessage) => boolean): void {
+  const message: ReceivedMessage = { offset: 0, length: 0, type: 0, flags: 0, seq: 0, pid: 0, buf };
   let off = 0;
   while (off + NLMSG_HDRLEN <= end) {
-    const length = buf.readUInt32LE(off);
+    const length = readU32(buf, off);
     if (length < NLMSG_HDRLEN || off + length > end) {
       throw malformed('nlmsghdr', `message length ${length} at offset ${off} does not fit the ${end}-byte datagram`);
     }
-    const header: MessageHeader = {
-      offset: off,
-      length,
-      type: buf.readUInt16LE(off + 4),
-      flags: buf.readUInt16LE(off + 6),
-      seq: buf.readUInt32LE(off + 8),
-      pid: buf.readUInt32LE(off + 12),
-    };
-    if (!visit(header)) return;
+    message.offset = off;
+    message.length = length;
+    message.type = (buf[off + 4] as number) | ((buf[off + 5] as number) << 8);
+    message.flags = (buf[off + 6] as number) | ((buf[off + 7] as number) << 8);
+    message.seq = readU32(buf, off + 8);
+    message.pid = readU32(buf, off + 12);
+    if (!visit(message)) return;
     off += align4(length);
   }
   if (off < end) throw malformed('nlmsghdr', `${end - off} trailing bytes after the last message`);
@@ -222,26 +290,54 @@ function decodeExtAck(buf: Buffer, start: number, end: number): ExtendedAck {
  * The attributes of one attribute stream, indexed by type (flags masked off). When a type
  * repeats, the last one wins, as in the kernel's nla_parse. Every accessor checks the payload
  * size and throws a typed error instead of reading out of bounds.
+ *
+ * A table can be refilled for the next message (`fill`), so a decoder on the dump path
+ * allocates nothing per attribute; `parseAttrs` makes a fresh one.
  */
 export class Attrs {
-  readonly buf: Buffer;
-  readonly context: string;
-  // [payloadOffset, payloadLength] per type; offset -1 = absent.
-  private readonly spans: number[];
+  buf: Buffer = EMPTY;
+  context = '';
+  // Payload offset (-1 = absent) and length, per type. Types above maxType are ignored.
+  private readonly offsets: Int32Array;
+  private readonly lengths: Int32Array;
 
-  constructor(buf: Buffer, spans: number[], context: string) {
+  constructor(maxType = MAX_ATTR_TYPE) {
+    this.offsets = new Int32Array(maxType + 1);
+    this.lengths = new Int32Array(maxType + 1);
+  }
+
+  /** Parses `buf[start, end)` into this table, replacing what it held. */
+  fill(buf: Buffer, start: number, end: number, context: string): this {
+    if (start < 0 || end > buf.length || start > end) {
+      throw malformed(context, `attribute range ${start}..${end} outside the ${buf.length}-byte buffer`);
+    }
     this.buf = buf;
-    this.spans = spans;
     this.context = context;
+    const offsets = this.offsets;
+    const lengths = this.lengths;
+    offsets.fill(-1);
+    const maxType = offsets.length - 1;
+    for (let off = start; off + NLA_HDRLEN <= end; ) {
+      const len = attrLength(buf, off, end, context);
+      // Types above the table's size are not ours to read (the kernel ignores them too).
+      const type = attrType(buf, off);
+      if (type <= maxType) {
+        offsets[type] = off + NLA_HDRLEN;
+        lengths[type] = len - NLA_HDRLEN;
+      }
+      off += align4(len);
+    }
+    // Fewer than 4 bytes left over are tolerated, as the kernel's nla_parse does.
+    return this;
   }
 
   has(type: number): boolean {
-    return (this.spans[type * 2] ?? -1) >= 0;
+    return type < this.offsets.length && (this.offsets[type] as number) >= 0;
   }
 
   /** Payload length of an attribute, or -1 when absent. */
   lengthOf(type: number): number {
-    return this.has(type) ? (this.spans[type * 2 + 1] as number) : -1;
+    return this.has(type) ? (this.lengths[type] as number) : -1;
   }
 
   u8(type: number): number {
@@ -249,94 +345,63 @@ export class Attrs {
   }
 
   u16(type: number): number {
-    return this.buf.readUInt16LE(this.at(type, 2));
+    const at = this.at(type, 2);
+    return (this.buf[at] as number) | ((this.buf[at + 1] as number) << 8);
   }
 
   be16(type: number): number {
-    return this.buf.readUInt16BE(this.at(type, 2));
+    const at = this.at(type, 2);
+    return ((this.buf[at] as number) << 8) | (this.buf[at + 1] as number);
   }
 
   u32(type: number): number {
-    return this.buf.readUInt32LE(this.at(type, 4));
+    return readU32(this.buf, this.at(type, 4));
   }
 
-  s32(type: number): number {
-    return this.buf.readInt32LE(this.at(type, 4));
-  }
-
-  /**
-   * Unsigned 64-bit value as a JS number: exact up to 2^53, rounded (never wrapped) beyond.
-   * Counters that large (8 PiB) are out of reach in practice; numbers keep the API simple.
-   */
+  /** Unsigned 64-bit value as a JS number (see readU64). */
   u64(type: number): number {
-    const at = this.at(type, 8);
-    return this.buf.readUInt32LE(at) + this.buf.readUInt32LE(at + 4) * 0x1_0000_0000;
+    return readU64(this.buf, this.at(type, 8));
+  }
+
+  /** Offset of the payload in `buf`, which must be at least `size` bytes long. */
+  offsetOf(type: number, size: number): number {
+    return this.at(type, size);
   }
 
   /** The payload, as a view into the received buffer (copy it to keep it). */
   bytes(type: number): Buffer {
     const at = this.at(type, 0);
-    return this.buf.subarray(at, at + (this.spans[type * 2 + 1] as number));
+    return this.buf.subarray(at, at + (this.lengths[type] as number));
   }
 
   /** A string up to its first NUL (or the payload end if the sender left it out). */
   string(type: number): string {
-    const payload = this.bytes(type);
-    const nul = payload.indexOf(0);
-    return payload.toString('utf8', 0, nul === -1 ? payload.length : nul);
+    const at = this.at(type, 0);
+    const end = at + (this.lengths[type] as number);
+    let stop = at;
+    while (stop < end && this.buf[stop] !== 0) stop++;
+    return this.buf.toString('utf8', at, stop);
   }
 
-  nested(type: number): Attrs {
+  /** The attributes nested in `type`, in a new table (or in `into`, reused). */
+  nested(type: number, into: Attrs = new Attrs()): Attrs {
     const at = this.at(type, 0);
-    return parseAttrs(this.buf, at, at + (this.spans[type * 2 + 1] as number), `${this.context}/${type}`);
+    return into.fill(this.buf, at, at + (this.lengths[type] as number), this.context);
   }
 
   /** Offset of the payload of `type`, which must be present and at least `size` bytes long. */
   private at(type: number, size: number): number {
-    const off = this.spans[type * 2] ?? -1;
+    const off = type < this.offsets.length ? (this.offsets[type] as number) : -1;
     if (off < 0) throw malformed(this.context, `attribute ${type} is missing`);
-    const len = this.spans[type * 2 + 1] as number;
+    const len = this.lengths[type] as number;
     if (len < size) throw malformed(this.context, `attribute ${type} has ${len} bytes, needs ${size}`);
     return off;
   }
 }
 
-/** Parses the attribute stream `buf[start, end)`. */
-export function parseAttrs(buf: Buffer, start: number, end: number, context: string): Attrs {
-  const spans: number[] = [];
-  forEachAttr(buf, start, end, context, (type, off, len) => {
-    // No family this package speaks uses types this high; skipping them bounds the table size
-    // (a hostile message could otherwise ask for a 16k-entry table per nest).
-    if (type > MAX_ATTR_TYPE) return;
-    while (spans.length < type * 2) spans.push(-1, 0);
-    spans[type * 2] = off;
-    spans[type * 2 + 1] = len;
-  });
-  return new Attrs(buf, spans, context);
-}
+const EMPTY = Buffer.alloc(0);
 
-/**
- * Calls `visit(type, payloadOffset, payloadLength)` for each attribute in `buf[start, end)`,
- * in order, including repeated types (for list-like nests).
- */
-export function forEachAttr(
-  buf: Buffer,
-  start: number,
-  end: number,
-  context: string,
-  visit: (type: number, offset: number, length: number) => void,
-): void {
-  if (start < 0 || end > buf.length || start > end) {
-    throw malformed(context, `attribute range ${start}..${end} outside the ${buf.length}-byte buffer`);
-  }
-  let off = start;
-  while (off + NLA_HDRLEN <= end) {
-    const len = buf.readUInt16LE(off);
-    if (len < NLA_HDRLEN || off + len > end) {
-      throw malformed(context, `attribute length ${len} at offset ${off} overruns its container (ends at ${end})`);
-    }
-    visit(buf.readUInt16LE(off + 2) & NLA_TYPE_MASK, off + NLA_HDRLEN, len - NLA_HDRLEN);
-    off += align4(len);
-  }
-  // Fewer than 4 bytes left over are tolerated, as the kernel's nla_parse does.
+/** Parses the attribute stream `buf[start, end)` into a new table. */
+export function parseAttrs(buf: Buffer, start: number, end: number, context: string, maxType = MAX_ATTR_TYPE): Attrs {
+  return new Attrs(maxType).fill(buf, start, end, context);
 }
