@@ -5,7 +5,7 @@ import { existsSync, readlinkSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import { IpvsClient } from '../src/client.ts';
 import { IpvsError } from '../src/errors.ts';
-import { GENL_ID_CTRL, encodeGetFamily, genlMessage, resolveFamily, CTRL_CMD_GETFAMILY, CTRL_ATTR_FAMILY_NAME } from '../src/genl.ts';
+import { CTRL_ATTR_FAMILY_NAME, CTRL_CMD_GETFAMILY, GENL_ID_CTRL, GenlChannel, decodeFamily, encodeGetFamily, genlMessage, resolveFamily } from '../src/genl.ts';
 import { SOL_SOCKET, SO_NETNS_COOKIE, getsockoptU64, libc } from '../src/libc.ts';
 import { NETLINK_GENERIC, NETLINK_ROUTE, NetlinkSocket } from '../src/netlink.ts';
 import { withNetns } from '../src/netns.ts';
@@ -108,6 +108,30 @@ describe('generic netlink on the host kernel', () => {
       },
     });
     assert.ok(families >= 2, `expected the family list, got ${families} entries`);
+  });
+
+  it('a stale family id (ENOENT from genl) is looked up again once and the request retried', () => {
+    const nlctrl = resolveFamily(socket, 'nlctrl');
+    assert.ok(nlctrl !== undefined);
+    let lookups = 0;
+    // 0x3ff: no family is registered under it, as after a module reload moved the real one.
+    const channel = new GenlChannel(socket, { ...nlctrl, id: 0x3ff }, () => {
+      lookups++;
+      return nlctrl;
+    });
+    let answered: string | undefined;
+    channel.request(encodeGetFamily('nlctrl'), {
+      command: 'CTRL_CMD_GETFAMILY',
+      onMessage: (m) => {
+        answered = decodeFamily(m.buf, m).name;
+      },
+    });
+    assert.equal(answered, 'nlctrl');
+    assert.equal(lookups, 1);
+    assert.equal(channel.familyId, GENL_ID_CTRL);
+    // A genuine ENOENT (the lookup returns the same id) is reported, not retried forever.
+    assertIpvsError(() => channel.request(encodeGetFamily('NoSuchFamily42'), { command: 'CTRL_CMD_GETFAMILY' }), { kind: 'kernel', code: 'ENOENT' });
+    assert.equal(lookups, 2);
   });
 
   it('times out with ETIMEDOUT instead of hanging when no answer comes', () => {
