@@ -26,6 +26,7 @@ import {
   NLMSG_OVERRUN,
   NLM_F_ACK,
   NLM_F_DUMP,
+  NLM_F_DUMP_INTR,
   decodeErrorPayload,
   forEachMessage,
   type MessageHeader,
@@ -194,10 +195,12 @@ export class NetlinkSocket {
 
   private receiveAnswer(fd: number, seq: number, options: RequestOptions): void {
     let finished = false;
+    let interrupted = false;
     let failure: IpvsError | undefined;
     let callbackError: unknown;
     const handle = (header: ReceivedMessage): boolean => {
       if (header.seq !== seq || header.pid !== this.portId) return true; // not ours: stale or foreign
+      if ((header.flags & NLM_F_DUMP_INTR) !== 0) interrupted = true;
       switch (header.type) {
         case NLMSG_NOOP:
           return true;
@@ -231,6 +234,16 @@ export class NetlinkSocket {
     }
     if (failure !== undefined) throw failure;
     if (callbackError !== undefined) throw callbackError;
+    if (interrupted) {
+      // rtnetlink marks dumps during which the table changed; the result may miss or repeat
+      // entries. (IPVS never sets it.) Callers that can, dump again.
+      throw new IpvsError({
+        kind: 'kernel',
+        errno: errnoNumber('EINTR'),
+        command: options.command,
+        message: `${options.command}: the dump was interrupted by a concurrent change and may be inconsistent`,
+      });
+    }
   }
 
   private receiveDatagram(fd: number, command: string): number {

@@ -17,6 +17,7 @@ export const NLMSG_OVERRUN = 4;
 
 export const NLM_F_REQUEST = 0x0001;
 export const NLM_F_MULTI = 0x0002;
+export const NLM_F_DUMP_INTR = 0x0010;
 export const NLM_F_ACK = 0x0004;
 export const NLM_F_DUMP = 0x0300;
 export const NLM_F_REPLACE = 0x0100;

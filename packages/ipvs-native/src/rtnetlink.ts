@@ -1,4 +1,4 @@
-import { absentOn, invalidInput } from './errors.ts';
+import { absentOn, invalidInput, isIpvsError } from './errors.ts';
 import { formatAddress, parseAddress, parsePrefix, type AddressFamily } from './inet.ts';
 import { NETLINK_ROUTE, NetlinkSocket, type ReceivedMessage } from './netlink.ts';
 import {
@@ -149,16 +149,14 @@ export class RouteClient {
     }
     const family = filter.family ?? wanted?.family;
     const wantedText = wanted === undefined ? undefined : `${formatAddress(wanted.family, wanted.bytes)}/${wanted.prefixLength}`;
-    const routes: Route[] = [];
-    this.send(encodeGetRoutes(family), undefined, (m) => {
+    return this.dump(encodeGetRoutes(family), (m) => {
       const route = decodeRoute(m.buf, m);
-      if (route === undefined) return;
-      if (family !== undefined && route.family !== family) return;
-      if (table !== RT_TABLE_UNSPEC && route.table !== table) return;
-      if (wantedText !== undefined && route.destination !== wantedText) return;
-      routes.push(route);
+      if (route === undefined) return undefined;
+      if (family !== undefined && route.family !== family) return undefined;
+      if (table !== RT_TABLE_UNSPEC && route.table !== table) return undefined;
+      if (wantedText !== undefined && route.destination !== wantedText) return undefined;
+      return route;
     });
-    return routes;
   }
 
   /** The link with this name, or undefined when there is none. */
@@ -210,12 +208,29 @@ export class RouteClient {
   /** Addresses of one link, or of every link. */
   listAddresses(link?: string | number, family?: AddressFamily): LinkAddress[] {
     const index = link === undefined ? undefined : this.linkIndex('RTM_GETADDR', link);
-    const addresses: LinkAddress[] = [];
-    this.send(encodeGetAddresses(family), undefined, (m) => {
+    return this.dump(encodeGetAddresses(family), (m) => {
       const address = decodeAddress(m.buf, m);
-      if (address !== undefined && (index === undefined || address.linkIndex === index)) addresses.push(address);
+      return address !== undefined && (index === undefined || address.linkIndex === index) ? address : undefined;
     });
-    return addresses;
+  }
+
+  /**
+   * Runs a dump and collects what `pick` keeps. A dump the kernel marks as interrupted by a
+   * concurrent change (EINTR) is repeated, up to three times in all.
+   */
+  private dump<T>(message: Buffer, pick: (m: ReceivedMessage) => T | undefined): T[] {
+    for (let attempt = 1; ; attempt++) {
+      const results: T[] = [];
+      try {
+        this.send(message, undefined, (m) => {
+          const value = pick(m);
+          if (value !== undefined) results.push(value);
+        });
+        return results;
+      } catch (err) {
+        if (!(isIpvsError(err, 'EINTR') && attempt < 3)) throw err;
+      }
+    }
   }
 
   private routeCommand(operation: RouteOperation, spec: RouteSpec): void {

@@ -4,6 +4,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { IpvsError } from '../src/errors.ts';
+import { NETLINK_ROUTE, NetlinkSocket } from '../src/netlink.ts';
+import { encodeGetAddresses } from '../src/rtnetlink-codec.ts';
 import { RouteClient } from '../src/rtnetlink.ts';
 import { createNetns, deleteNetns, ip, ipJson } from './host-netns.ts';
 
@@ -170,6 +172,28 @@ describe('RouteClient in a network namespace', () => {
     const ours = client.listRoutes().filter((r) => r.destination.startsWith('10.200.'));
     assert.equal(ours.length, 1000);
     assert.equal(routes('route', 'show').filter((r) => r.dst.startsWith('10.200.')).length, 1000);
+  });
+
+  it('reports a dump the kernel marks as interrupted by a concurrent change (EINTR)', () => {
+    for (let i = 0; i < 600; i++) client.addAddress('v1', `10.30.${i >> 8}.${i & 255}/32`);
+    const other = NetlinkSocket.open(NETLINK_ROUTE, { netns: ns });
+    try {
+      let changed = false;
+      const dump = (): void =>
+        other.request(encodeGetAddresses('ipv4'), {
+          command: 'RTM_GETADDR',
+          onMessage: () => {
+            // Between two datagrams of the dump, change the address list through another socket.
+            if (!changed) client.addAddress('v1', '10.31.0.1/32');
+            changed = true;
+          },
+        });
+      expectError(dump, 'kernel', 'EINTR');
+      // Without concurrent changes the same dump is consistent, and the client sees everything.
+      assert.equal(client.listAddresses('v1', 'ipv4').length, 601);
+    } finally {
+      other.close();
+    }
   });
 
   it('rejects bad input before sending anything', () => {
