@@ -1,4 +1,4 @@
-import { absentOn, isIpvsError } from './errors.ts';
+import { absentOn, invalidInput, isIpvsError, malformed } from './errors.ts';
 import type { NetlinkSocket, RequestOptions } from './netlink.ts';
 import { MessageWriter, NLMSG_HDRLEN, NLM_F_ACK, NLM_F_REQUEST, parseAttrs, type MessageHeader } from './nlmsg.ts';
 
@@ -39,6 +39,9 @@ export function encodeGetFamily(name: string, seq = 0): Buffer {
 
 /** Decodes nlctrl's NEWFAMILY reply. */
 export function decodeFamily(buf: Buffer, header: Pick<MessageHeader, 'offset' | 'length'>): GenlFamily {
+  if (header.length < NLMSG_HDRLEN + GENL_HDRLEN || buf[header.offset + NLMSG_HDRLEN] !== CTRL_CMD_NEWFAMILY) {
+    throw malformed('nlctrl family', 'expected a CTRL_CMD_NEWFAMILY message');
+  }
   const start = header.offset + NLMSG_HDRLEN + GENL_HDRLEN;
   const attrs = parseAttrs(buf, start, header.offset + header.length, 'nlctrl family');
   return {
@@ -52,6 +55,9 @@ export function decodeFamily(buf: Buffer, header: Pick<MessageHeader, 'offset' |
 
 /** Looks a family up by name; undefined when the kernel has no such family (ENOENT). */
 export function resolveFamily(socket: NetlinkSocket, name: string): GenlFamily | undefined {
+  if (typeof name !== 'string' || name.length === 0 || name.length > GENL_MAX_NAME_LENGTH || name.includes('\0')) {
+    throw invalidInput('CTRL_CMD_GETFAMILY', `a generic netlink family name has 1-${GENL_MAX_NAME_LENGTH} characters, got ${JSON.stringify(name)}`);
+  }
   return absentOn('ENOENT', () => {
     let family: GenlFamily | undefined;
     socket.request(encodeGetFamily(name), {

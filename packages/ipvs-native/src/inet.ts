@@ -83,10 +83,6 @@ export function parsePrefix(text: string): ParsedPrefix | undefined {
   return prefixLength > max ? undefined : { ...address, prefixLength };
 }
 
-export function familyOf(bytesLength: number): AddressFamily {
-  return bytesLength === 4 ? 'ipv4' : 'ipv6';
-}
-
 // Decimal text of every byte value, so formatting a dump of IPv4 addresses converts no numbers.
 const OCTETS: readonly string[] = Array.from({ length: 256 }, (_, value) => String(value));
 

@@ -18,7 +18,6 @@ export const IPPROTO_UDP = 17;
 export const IPPROTO_SCTP = 132;
 
 export const IP_VS_SVC_F_PERSISTENT = 0x0001;
-export const IP_VS_SVC_F_HASHED = 0x0002;
 
 export const protocolNumbers: Readonly<Record<Protocol, number>> = { tcp: IPPROTO_TCP, udp: IPPROTO_UDP, sctp: IPPROTO_SCTP };
 export const forwardNumbers: Readonly<Record<ForwardMethod, number>> = { masq: 0, local: 1, tunnel: 2, route: 3 };

@@ -29,7 +29,6 @@ import {
   NLM_F_DUMP_INTR,
   decodeErrorPayload,
   forEachMessage,
-  type MessageHeader,
   type ReceivedMessage,
 } from './nlmsg.ts';
 

@@ -7,7 +7,6 @@ import { malformed, type ExtendedAck } from './errors.ts';
 export const NLMSG_HDRLEN = 16;
 export const NLA_HDRLEN = 4;
 export const NLA_F_NESTED = 0x8000;
-export const NLA_F_NET_BYTEORDER = 0x4000;
 export const NLA_TYPE_MASK = 0x3fff;
 
 export const NLMSG_NOOP = 1;
