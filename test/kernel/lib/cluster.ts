@@ -1,0 +1,289 @@
+// A worker and three masters on a bridge, with stand-in apiservers, the real `lvscare` binary and a
+// kubelet-like client, for the daemon's kernel tests, its failover benchmark and the demo.
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { IpvsClient } from '@lvscare/ipvs-native';
+import { run } from '../../harness/command.ts';
+import { buildTopology, type BackgroundProcess, type Topology, type TopologyNode } from '../../harness/netns.ts';
+import { repoRoot } from '../../harness/paths.ts';
+
+export const API_PORT = 6443;
+export const CONTROL_PORT = 7001;
+export const VIP4 = '10.103.97.2';
+export const VIP6 = 'fd00:10:103::2';
+export const LVSCARE_BIN = path.join(repoRoot, 'packages', 'lvscare', 'bin', 'lvscare');
+const fixtures = path.join(repoRoot, 'test', 'kernel', 'fixtures');
+
+export type HealthMode = 'ok' | 'fail' | 'hang' | `slow/${number}`;
+
+export function hostPort(ip: string, port: number): string {
+  return ip.includes(':') ? `[${ip}]:${port}` : `${ip}:${port}`;
+}
+
+export class Master {
+  readonly node: TopologyNode;
+  readonly ip: string;
+  readonly endpoint: string;
+  process: BackgroundProcess | undefined;
+  private readonly cluster: Cluster;
+
+  constructor(cluster: Cluster, node: TopologyNode, ip: string) {
+    this.cluster = cluster;
+    this.node = node;
+    this.ip = ip;
+    this.endpoint = hostPort(ip, API_PORT);
+  }
+
+  get name(): string {
+    return this.node.name;
+  }
+
+  async start(): Promise<void> {
+    const { cert, key } = this.cluster.certificate;
+    this.process = this.node.netns.spawn([
+      process.execPath,
+      path.join(fixtures, 'master-server.ts'),
+      this.name,
+      this.ip,
+      String(API_PORT),
+      cert,
+      key,
+      String(CONTROL_PORT),
+    ]);
+    await this.process.waitForOutput('listening', 60_000);
+  }
+
+  /** SIGKILL: the kernel closes its sockets and refuses new connections (RST), as when an apiserver dies. */
+  async kill(): Promise<void> {
+    const child = this.process;
+    if (child?.pid === undefined) return;
+    process.kill(-child.pid, 'SIGKILL');
+    await child.exited;
+    this.process = undefined;
+  }
+
+  /** The master's link goes down at the switch: packets vanish, nobody sends RST. */
+  async blackhole(): Promise<void> {
+    await this.cluster.topology.switchNetns.ip(['link', 'set', this.switchPort, 'down']);
+  }
+
+  async unblackhole(): Promise<void> {
+    await this.cluster.topology.switchNetns.ip(['link', 'set', this.switchPort, 'up']);
+  }
+
+  private get switchPort(): string {
+    return `m${this.name.replace(/^master/, '')}`;
+  }
+
+  async setHealth(mode: HealthMode): Promise<void> {
+    const url = `http://${hostPort(this.ip, CONTROL_PORT)}/healthz/${mode}`;
+    const script = `const r = await fetch(${JSON.stringify(url)}, { method: 'PUT' }); if (r.status !== 204) { console.error(await r.text()); process.exit(1); }`;
+    await this.node.netns.exec([process.execPath, '--input-type=module', '-e', script]);
+  }
+}
+
+export interface DestinationRow {
+  endpoint: string;
+  weight: number;
+  activeConns: number;
+  inactiveConns: number;
+}
+
+export interface ClusterOptions {
+  ipv6?: boolean;
+  masters?: number;
+}
+
+export class Cluster {
+  readonly topology: Topology;
+  readonly worker: TopologyNode;
+  readonly masters: Master[] = [];
+  readonly family: 4 | 6;
+  readonly vip: string;
+  readonly vs: string;
+  readonly certificate: { cert: string; key: string };
+  readonly workDir: string;
+  private readonly ipvs: IpvsClient;
+  private readonly started: BackgroundProcess[] = [];
+  private readonly localMasters: Master[] = [];
+
+  private constructor(topology: Topology, family: 4 | 6, workDir: string, certificate: { cert: string; key: string }) {
+    this.topology = topology;
+    const worker = topology.workers[0];
+    if (!worker) throw new Error('topology without a worker');
+    this.worker = worker;
+    this.family = family;
+    this.vip = family === 6 ? VIP6 : VIP4;
+    this.vs = hostPort(this.vip, API_PORT);
+    this.workDir = workDir;
+    this.certificate = certificate;
+    for (const node of topology.masters) {
+      const ip = family === 6 ? node.ipv6 : node.ipv4;
+      if (ip === undefined) throw new Error(`${node.name} has no IPv${family} address`);
+      this.masters.push(new Master(this, node, ip));
+    }
+    this.ipvs = IpvsClient.open({ netns: worker.netns.name });
+  }
+
+  static async create(options: ClusterOptions = {}): Promise<Cluster> {
+    const family = options.ipv6 ? 6 : 4;
+    const topology = await buildTopology({ masters: options.masters ?? 3, workers: 1, ipv6: family === 6 });
+    const workDir = mkdtempSync(path.join(os.tmpdir(), 'lvscare-cluster-'));
+    try {
+      const ips = topology.masters.map((m) => (family === 6 ? m.ipv6 : m.ipv4));
+      const cert = path.join(workDir, 'apiserver.crt');
+      const key = path.join(workDir, 'apiserver.key');
+      // One self-signed certificate with every master's IP, like an apiserver's certSANs.
+      await run([
+        'openssl', 'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '2',
+        '-subj', '/CN=kube-apiserver', '-addext', `subjectAltName=${ips.map((ip) => `IP:${ip}`).join(',')}`,
+        '-keyout', key, '-out', cert,
+      ]);
+      const cluster = new Cluster(topology, family, workDir, { cert, key });
+      cluster.writeWorkerHosts();
+      await Promise.all(cluster.masters.map((m) => m.start()));
+      return cluster;
+    } catch (error) {
+      await topology.destroy().catch(() => undefined);
+      rmSync(workDir, { recursive: true, force: true });
+      throw error;
+    }
+  }
+
+  /** Route mode reads the gateway from /etc/hosts; `ip netns exec` mounts /etc/netns/NAME/hosts there. */
+  private writeWorkerHosts(): void {
+    const dir = path.join('/etc/netns', this.worker.netns.name);
+    mkdirSync(dir, { recursive: true });
+    const nodeIp = this.family === 6 ? this.worker.ipv6 : this.worker.ipv4;
+    writeFileSync(path.join(dir, 'hosts'), `127.0.0.1 localhost\n${this.vip} apiserver.cluster.local\n${nodeIp} lvscare.node.ip\n`);
+  }
+
+  get workerIp(): string {
+    return (this.family === 6 ? this.worker.ipv6 : this.worker.ipv4) as string;
+  }
+
+  /** What sealos puts in the static pod, verbatim. */
+  sealosArgs(): string[] {
+    return ['care', '--vs', this.vs, '--health-path', '/healthz', '--health-schem', 'https', ...this.masters.flatMap((m) => ['--rs', m.endpoint])];
+  }
+
+  /** Runs `lvscare ARGS` to completion in the worker's namespace. */
+  lvscare(args: readonly string[], env: Record<string, string> = {}) {
+    return this.worker.netns.exec([process.execPath, LVSCARE_BIN, ...args], { env: { ...process.env, ...env } as Record<string, string>, allowFailure: true, timeoutMs: 120_000 });
+  }
+
+  /** Starts the daemon in the worker's namespace (default: sealos's arguments). */
+  startDaemon(args: readonly string[] = this.sealosArgs(), env: Record<string, string> = {}): BackgroundProcess {
+    const daemon = this.worker.netns.spawn([process.execPath, LVSCARE_BIN, ...args], { env: { ...process.env, ...env } as Record<string, string> });
+    this.started.push(daemon);
+    return daemon;
+  }
+
+  /** A kubelet-like client on the worker: one kept-alive connection to the VIP, a request every intervalMs. */
+  startClient(intervalMs = 50, timeoutMs = 1000): VipClient {
+    const child = this.worker.netns.spawn(
+      [process.execPath, path.join(fixtures, 'vip-client.ts'), `https://${this.vs}/whoami`, String(intervalMs), String(timeoutMs)],
+      { maxOutputBytes: 64 << 20 },
+    );
+    this.started.push(child);
+    return new VipClient(child);
+  }
+
+  /** The kernel's view: destinations of our virtual server in the worker's namespace ([] when it is missing). */
+  destinations(): DestinationRow[] {
+    return this.ipvs
+      .listDestinations({ protocol: 'tcp', address: this.vip, port: API_PORT })
+      .map((d) => ({ endpoint: hostPort(d.address, d.port), weight: d.weight, activeConns: d.activeConns, inactiveConns: d.inactiveConns }))
+      .sort((a, b) => a.endpoint.localeCompare(b.endpoint));
+  }
+
+  /** endpoint -> weight, for compact assertions. */
+  weights(): Record<string, number> {
+    return Object.fromEntries(this.destinations().map((d) => [d.endpoint, d.weight]));
+  }
+
+  hasVirtualServer(): boolean {
+    return this.ipvs.getService({ protocol: 'tcp', address: this.vip, port: API_PORT }) !== undefined;
+  }
+
+  get ipvsClient(): IpvsClient {
+    return this.ipvs;
+  }
+
+  allWeights(weight: number): Record<string, number> {
+    return Object.fromEntries(this.masters.map((m) => [m.endpoint, weight]).sort((a, b) => String(a[0]).localeCompare(String(b[0]))));
+  }
+
+  /** Stops every daemon and client started so far (the masters keep running). */
+  async stopProcesses(): Promise<void> {
+    for (const child of this.started.splice(0)) await child.stop(5000);
+  }
+
+  /** A stand-in apiserver on the worker itself (a control-plane node's own apiserver, for link mode). */
+  async startLocalMaster(): Promise<Master> {
+    const local = new Master(this, this.worker, this.workerIp);
+    await local.start();
+    this.localMasters.push(local);
+    return local;
+  }
+
+  async destroy(): Promise<void> {
+    await this.stopProcesses();
+    for (const local of this.localMasters.splice(0)) await local.kill();
+    this.ipvs.close();
+    rmSync(path.join('/etc/netns', this.worker.netns.name), { recursive: true, force: true });
+    await this.topology.destroy();
+    rmSync(this.workDir, { recursive: true, force: true });
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.destroy();
+  }
+}
+
+export interface ClientRecord {
+  t: number;
+  ms: number;
+  ok: boolean;
+  who?: string;
+  error?: string;
+}
+
+export class VipClient {
+  readonly process: BackgroundProcess;
+
+  constructor(child: BackgroundProcess) {
+    this.process = child;
+  }
+
+  records(): ClientRecord[] {
+    return this.process
+      .output()
+      .split('\n')
+      .filter((line) => line.startsWith('{'))
+      .map((line) => JSON.parse(line) as ClientRecord);
+  }
+
+  /** Resolves once `count` requests after `since` (epoch ms) succeeded. */
+  async waitForSuccesses(count: number, since = 0, timeoutMs = 30_000): Promise<ClientRecord[]> {
+    await waitFor(() => this.records().filter((r) => r.ok && r.t >= since).length >= count, timeoutMs, `${count} successful requests through the VIP`);
+    return this.records().filter((r) => r.t >= since);
+  }
+
+  stop(): Promise<unknown> {
+    return this.process.stop(2000);
+  }
+}
+
+/** Polls `predicate` every `everyMs` until it holds; fails with `what` and the last state otherwise. */
+export async function waitFor(predicate: () => boolean | Promise<boolean>, timeoutMs: number, what: string, describe?: () => string, everyMs = 20): Promise<number> {
+  const started = performance.now();
+  for (;;) {
+    if (await predicate()) return performance.now() - started;
+    if (performance.now() - started > timeoutMs) {
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${describe ? `; now: ${describe()}` : ''}`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, everyMs));
+  }
+}

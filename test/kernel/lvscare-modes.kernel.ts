@@ -1,0 +1,94 @@
+// Link mode (a real server on the worker itself, as on a control-plane node) and an IPv6 VIP in
+// route mode, on a real kernel.
+import { after, afterEach, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { RouteClient } from '@lvscare/ipvs-native';
+import { Cluster, type Master, waitFor } from './lib/cluster.ts';
+
+const clusters: Cluster[] = [];
+afterEach(async () => {
+  for (const cluster of clusters) await cluster.stopProcesses();
+});
+after(async () => {
+  for (const cluster of clusters.splice(0)) await cluster.destroy();
+});
+
+test('link mode: the VIP on a dummy interface plus masquerade reaches a master on this very host and the others', async () => {
+  const cluster = await Cluster.create({ masters: 2 });
+  clusters.push(cluster);
+  const local = await cluster.startLocalMaster();
+  const masters = [local, ...cluster.masters];
+  const args = ['care', '--vs', cluster.vs, '--mode', 'link', '--health-path', '/healthz', '--health-schem', 'https', ...masters.flatMap((m) => ['--rs', m.endpoint])];
+  const daemon = cluster.startDaemon(args);
+  const expected = Object.fromEntries(masters.map((m) => [m.endpoint, 1]).sort((a, b) => String(a[0]).localeCompare(String(b[0]))));
+  await waitFor(() => JSON.stringify(cluster.weights()) === JSON.stringify(expected), 90_000, 'three destinations', () => daemon.output());
+
+  const link = await cluster.worker.netns.exec(['ip', '-o', 'addr', 'show', 'dev', 'lvscare']);
+  assert.match(link.stdout, new RegExp(`inet ${cluster.vip.replaceAll('.', '\\.')}/32`));
+  const details = await cluster.worker.netns.exec(['ip', '-d', 'link', 'show', 'dev', 'lvscare']);
+  assert.match(details.stdout, /dummy/);
+  const table = await cluster.worker.netns.exec(['nft', 'list', 'table', 'ip', 'lvscare']);
+  assert.match(table.stdout, /masquerade/);
+  assert.match(table.stdout, new RegExp(cluster.vip.replaceAll('.', '\\.')));
+  assert.equal((await cluster.worker.netns.exec(['cat', '/proc/sys/net/ipv4/vs/conntrack'])).stdout.trim(), '1');
+
+  // Several new connections (fresh client each time) land on every destination, the local one included.
+  const seen = new Set<string>();
+  await waitFor(
+    async () => {
+      const client = await cluster.worker.netns.exec(
+        [process.execPath, '--input-type=module', '-e', `process.env.NODE_TLS_REJECT_UNAUTHORIZED='0'; const r = await fetch('https://${cluster.vs}/whoami'); console.log(await r.text());`],
+        { allowFailure: true, timeoutMs: 30_000, env: { ...process.env, NODE_NO_WARNINGS: '1' } as Record<string, string> },
+      );
+      if (client.code === 0) seen.add(client.stdout.trim());
+      return masters.every((m) => seen.has(m.name));
+    },
+    120_000,
+    'answers from the local master and both remote ones through the VIP',
+    () => `seen ${[...seen].join(',')}`,
+    0,
+  );
+
+  // The local master dies: it leaves the table like any other.
+  await local.kill();
+  await waitFor(() => !(local.endpoint in cluster.weights()), 30_000, 'the local master to leave', () => daemon.output());
+
+  await cluster.stopProcesses();
+  const clean = await cluster.lvscare(['care', '--vs', cluster.vs, '--mode', 'link', '-C']);
+  assert.equal(clean.code, 0, clean.stderr + clean.stdout);
+  assert.equal(cluster.hasVirtualServer(), false);
+  const gone = await cluster.worker.netns.exec(['ip', 'link', 'show', 'dev', 'lvscare'], { allowFailure: true });
+  assert.notEqual(gone.code, 0, 'the dummy interface is gone');
+  const noTable = await cluster.worker.netns.exec(['nft', 'list', 'table', 'ip', 'lvscare'], { allowFailure: true });
+  assert.notEqual(noTable.code, 0, 'our nftables table is gone');
+  const eth = await cluster.worker.netns.exec(['ip', '-o', 'addr', 'show', 'dev', 'eth0']);
+  assert.match(eth.stdout, new RegExp(cluster.workerIp.replaceAll('.', '\\.')), 'the node address is untouched');
+});
+
+test('IPv6: a [v6]:port VIP in route mode balances over IPv6 masters and drops a killed one', async () => {
+  const cluster = await Cluster.create({ ipv6: true });
+  clusters.push(cluster);
+  const daemon = cluster.startDaemon();
+  await waitFor(() => JSON.stringify(cluster.weights()) === JSON.stringify(cluster.allWeights(1)), 90_000, 'three IPv6 destinations', () => `${JSON.stringify(cluster.weights())}\n${daemon.output()}`);
+  const routes = RouteClient.open({ netns: cluster.worker.netns.name });
+  try {
+    const ours = routes.listRoutes({ destination: `${cluster.vip}/128` });
+    assert.equal(ours.length, 1, JSON.stringify(ours));
+    assert.equal(ours[0]?.source, cluster.workerIp);
+    assert.equal(ours[0]?.metric, 50);
+  } finally {
+    routes.close();
+  }
+  const client = cluster.startClient();
+  await client.waitForSuccesses(5, 0, 60_000);
+  const victim = cluster.masters[0] as Master;
+  const faultAt = Date.now();
+  await victim.kill();
+  await waitFor(() => !(victim.endpoint in cluster.weights()), 30_000, `${victim.name} to leave`, () => daemon.output());
+  const after = await client.waitForSuccesses(5, faultAt, 30_000);
+  assert.ok(after.filter((r) => r.ok).every((r) => r.who !== victim.name));
+  await cluster.stopProcesses();
+  const clean = await cluster.lvscare(['care', '--vs', cluster.vs, '-C']);
+  assert.equal(clean.code, 0, clean.stderr);
+  assert.equal(cluster.hasVirtualServer(), false);
+});
