@@ -99,6 +99,7 @@ export class CareDaemon {
         intervalMs: config.intervalMs,
         timeoutMs: config.health.timeoutMs,
         hedgeDelayMs: config.hedgeDelayMs,
+        firstContactTimeoutMs: config.firstContactTimeoutMs,
         fall: config.fall,
         rise: config.rise,
       },

@@ -39,6 +39,13 @@ export const CARE_DEFAULTS = {
 
 /** A hedge probe starts when a probe is still unanswered this long (capped by half the timeout). */
 export const HEDGE_DELAY_MS = 250;
+/**
+ * The deadline of a master's probes while its health is still unknown (daemon start, --run-once),
+ * when longer than --health-timeout. A new process's first TLS handshakes are slow (cold JIT and
+ * crypto, often on a node that is itself starting up), and nothing is at stake yet: the kernel's
+ * table is left as it is until a master's health is known.
+ */
+export const FIRST_CONTACT_TIMEOUT_MS = 5000;
 
 export interface HealthCheckConfig {
   readonly scheme: "http" | "https";
@@ -67,6 +74,8 @@ export interface CareConfig {
   readonly masqueradeBit: number;
   readonly intervalMs: number;
   readonly hedgeDelayMs: number;
+  /** Probe deadline while a master's health is unknown: max(--health-timeout, FIRST_CONTACT_TIMEOUT_MS). */
+  readonly firstContactTimeoutMs: number;
   readonly fall: number;
   readonly rise: number;
   readonly allDown: AllDownPolicy;
@@ -140,6 +149,7 @@ export function parseCareConfig(raw: RawCareOptions): CareConfig {
     masqueradeBit: parseIntInRange(raw.masqueradebit ?? CARE_DEFAULTS.masqueradebit, "--masqueradebit", 0, 31),
     intervalMs,
     hedgeDelayMs: Math.min(HEDGE_DELAY_MS, health.timeoutMs / 2),
+    firstContactTimeoutMs: Math.max(health.timeoutMs, FIRST_CONTACT_TIMEOUT_MS),
     fall: parseIntInRange(raw.fall ?? CARE_DEFAULTS.fall, "--fall", 1, 100),
     rise: parseIntInRange(raw.rise ?? CARE_DEFAULTS.rise, "--rise", 1, 100),
     allDown: parseChoice(raw.allDown ?? CARE_DEFAULTS.allDown, "--all-down", ["keep", "remove"] as const),

@@ -9,7 +9,63 @@ const FORWARD_NAMES: Record<ForwardMethod, string> = { masq: "Masq", local: "Loc
 const IP_VS_SVC_F_PERSISTENT = 0x1;
 const IP_VS_SVC_F_ONEPACKET = 0x4;
 
-export function formatIpvsTable(table: IpvsTable): string {
+const PROTOCOL_NUMBERS: Record<ListedVirtualServer["protocol"], number> = { TCP: 6, UDP: 17, SCTP: 132, FWM: 0 };
+
+/** Address bytes as 32-bit words in network order, as libipvs compares them. */
+function addressWords(ip: string, family: 4 | 6): number[] {
+  if (family === 4) return [ip.split(".").reduce((acc, octet) => acc * 256 + Number(octet), 0)];
+  const groups = expandIpv6(ip);
+  return [0, 1, 2, 3].map((i) => (groups[2 * i] as number) * 0x10000 + (groups[2 * i + 1] as number));
+}
+
+function expandIpv6(text: string): number[] {
+  const [head = "", tail] = text.split("::");
+  const parse = (part: string): number[] => (part === "" ? [] : part.split(":").map((g) => parseInt(g, 16)));
+  const left = parse(head);
+  const right = tail === undefined ? [] : parse(tail);
+  return [...left, ...new Array<number>(8 - left.length - right.length).fill(0), ...right];
+}
+
+/** libipvs's comparators compute `(int)(a - b)` on unsigned words; `| 0` reproduces that wrap. */
+function wrapped(a: number, b: number): number {
+  return (a - b) | 0;
+}
+
+function compareAddresses(a: string, b: string, family: 4 | 6): number {
+  const wa = addressWords(a, family);
+  const wb = addressWords(b, family);
+  for (let i = 0; i < wa.length; i++) {
+    const r = wrapped(wa[i] as number, wb[i] as number);
+    if (r !== 0) return r;
+  }
+  return 0;
+}
+
+/** ipvsadm sorts by default (ipvs_cmp_services / ipvs_cmp_dests); `-Ln` output is in this order. */
+export function sortLikeIpvsadm(table: IpvsTable): IpvsTable {
+  const services = [...table.services]
+    .sort((s1, s2) => {
+      let r = (s1.fwmark ?? 0) - (s2.fwmark ?? 0);
+      if (r === 0) r = (s1.family === 6 ? 10 : 2) - (s2.family === 6 ? 10 : 2);
+      if (r === 0) r = PROTOCOL_NUMBERS[s1.protocol] - PROTOCOL_NUMBERS[s2.protocol];
+      if (r === 0 && s1.address && s2.address) {
+        r = compareAddresses(s1.address.ip, s2.address.ip, s1.family);
+        if (r === 0) r = s1.address.port - s2.address.port;
+      }
+      return r;
+    })
+    .map((service) => ({
+      ...service,
+      destinations: [...service.destinations].sort((d1, d2) => {
+        const r = d1.address.family === d2.address.family ? compareAddresses(d1.address.ip, d2.address.ip, d1.address.family) : d1.address.family - d2.address.family;
+        return r !== 0 ? r : d1.address.port - d2.address.port;
+      }),
+    }));
+  return { ...table, services };
+}
+
+export function formatIpvsTable(unsorted: IpvsTable): string {
+  const table = sortLikeIpvsadm(unsorted);
   const lines: string[] = [];
   const version = table.version ?? "unknown";
   lines.push(`IP Virtual Server version ${version} (size=${table.connectionTableSize ?? 0})`);
@@ -20,7 +76,8 @@ export function formatIpvsTable(table: IpvsTable): string {
     for (const d of service.destinations) {
       const name = formatEndpoint(d.address).padEnd(28);
       const forward = FORWARD_NAMES[d.forward].padEnd(7);
-      lines.push(`  -> ${name} ${forward} ${String(d.weight).padEnd(6)} ${String(d.activeConnections).padEnd(10)} ${String(d.inactiveConnections).padEnd(10)}`.trimEnd());
+      // ipvsadm: "  -> %-28s %-7s %-6d %-10u %-10u\n", trailing blanks included.
+      lines.push(`  -> ${name} ${forward} ${String(d.weight).padEnd(6)} ${String(d.activeConnections).padEnd(10)} ${String(d.inactiveConnections).padEnd(10)}`);
     }
   }
   return `${lines.join("\n")}\n`;
@@ -44,7 +101,7 @@ function serviceLine(service: ListedVirtualServer): string {
 
 /** JSON form: addresses as `IP:port` strings, everything else as the table holds it. */
 export function ipvsTableToJson(table: IpvsTable): string {
-  const services = table.services.map((s) => ({
+  const services = sortLikeIpvsadm(table).services.map((s) => ({
     protocol: s.protocol,
     ...(s.address ? { address: formatEndpoint(s.address) } : { fwmark: s.fwmark, family: `ipv${s.family}` }),
     scheduler: s.scheduler,

@@ -36,7 +36,7 @@ export async function runOnce(
     logger.info(`${describeRuler(ruler)}: in place`);
   }
   const outcomes = await Promise.all(
-    config.realServers.map((master) => probeOnce(prober, master, { timeoutMs: config.health.timeoutMs, hedgeDelayMs: config.hedgeDelayMs })),
+    config.realServers.map((master) => probeOnce(prober, master, { timeoutMs: config.firstContactTimeoutMs, hedgeDelayMs: config.hedgeDelayMs })),
   );
   const masters = config.realServers.map((address, i) => {
     const outcome = outcomes[i];

@@ -8,8 +8,10 @@ import {
   refused,
   Simulation,
   slow,
+  endpoint,
   type Behaviour,
 } from "./helpers/simulation.ts";
+import { FIRST_CONTACT_TIMEOUT_MS } from "../src/config.ts";
 
 const M1 = "10.0.0.1:6443";
 const M2 = "10.0.0.2:6443";
@@ -184,12 +186,28 @@ describe("CareController (simulated time, default timing)", () => {
     assert.deepEqual(destinations.map((d) => d.weight), [1]);
   });
 
-  it("a master that never answers at start-up goes down after fall failures, not at once", () => {
+  it("a master that never answers at start-up stays unknown through the first-contact deadline, then goes down after fall failures", () => {
     const sim = new Simulation(three(blackhole));
-    sim.runUntil(1_100);
-    assert.equal(sim.controller.healthOf(sim.controller.masters()[0]!.address), "unknown");
-    sim.runUntil(5_000);
-    assert.ok((sim.transitionTime(M1, "down") ?? Infinity) <= 1_250);
+    sim.runUntil(FIRST_CONTACT_TIMEOUT_MS - 100);
+    assert.equal(sim.controller.healthOf(endpoint(M1)), "unknown");
+    sim.runUntil(4 * FIRST_CONTACT_TIMEOUT_MS);
+    // fall (2) first-contact deadlines back to back, no hedge while unknown.
+    assert.equal(sim.transitionTime(M1, "down"), 2 * FIRST_CONTACT_TIMEOUT_MS);
+  });
+
+  it("a cold first handshake slower than --health-timeout is no failure at start-up (restart adopts, removes nothing)", () => {
+    const coldThenFast: Behaviour = (attempt) =>
+      attempt.seq === 0 ? { afterMs: 3_000, outcome: { ok: true, status: 200, latencyMs: 3_000 } } : { afterMs: 3, outcome: { ok: true, status: 200, latencyMs: 3 } };
+    const sim = new Simulation({ [M1]: coldThenFast, [M2]: coldThenFast, [M3]: healthy() });
+    sim.runUntil(20_000);
+    for (const master of [M1, M2]) {
+      assert.deepEqual(sim.transitionsOf(master).map((t) => t.to), ["up"], `${master} went up once and stayed`);
+    }
+    // Once up, the ordinary timeout applies again: a hang now takes it out within timeout + hedge.
+    sim.setBehaviour(30_000, M1, blackhole);
+    sim.runUntil(40_000);
+    const down = sim.transitionTime(M1, "down", 30_000);
+    assert.ok(down !== undefined && down - 30_000 <= 2 * DEFAULT_TIMING.intervalMs + DEFAULT_TIMING.hedgeDelayMs + DEFAULT_TIMING.timeoutMs);
   });
 
   it("honours --fall and --rise", () => {

@@ -91,12 +91,13 @@ describe("ipvs list format", () => {
         }),
       ],
     });
+    // ipvsadm's default order (ipvs_cmp_services): fwmark, family, protocol, address, port.
     assert.deepEqual(text.split("\n").slice(3), [
       "UDP  10.96.0.10:53 rr persistent 10800 mask 255.255.255.0",
-      "FWM  7 IPv6 wlc",
       "TCP  [fd00::10]:6443 rr",
       // ipvsadm: "  -> %-28s %-7s %-6d %-10u %-10u"
-      `  -> ${"[fd00::2]:6443".padEnd(28)} Route   0      12         3`,
+      `  -> ${"[fd00::2]:6443".padEnd(28)} Route   0      12         3         `,
+      "FWM  7 IPv6 wlc",
       "",
     ]);
   });

@@ -15,6 +15,9 @@
  * - A kept-alive connection the master closes or resets starts a round at once (at most one such
  *   early round per interval, so a server that closes after every answer cannot cause a storm).
  * - Down masters are probed once per interval without hedging: nothing to protect there.
+ * - While a master's health is unknown (start-up) its probes get the longer first-contact
+ *   deadline and no hedge: a cold process's first handshakes are slow, and until the verdict the
+ *   kernel's table is left as it is, so waiting costs nothing and a restart removes nothing.
  */
 import { type Endpoint, formatEndpoint } from "../address.ts";
 import type { AllDownPolicy } from "../config.ts";
@@ -26,6 +29,8 @@ export interface ControllerTiming {
   readonly intervalMs: number;
   readonly timeoutMs: number;
   readonly hedgeDelayMs: number;
+  /** Deadline of probes while a master's health is unknown; defaults to timeoutMs. */
+  readonly firstContactTimeoutMs?: number;
   readonly fall: number;
   readonly rise: number;
 }
@@ -64,6 +69,7 @@ interface InFlightProbe {
   readonly id: number;
   readonly role: ProbeRole;
   readonly deadline: number;
+  readonly timeoutMs: number;
   readonly slot: MasterSlot;
 }
 
@@ -178,7 +184,7 @@ export class CareController {
       if (probe.deadline > now) continue;
       this.forget(probe);
       out.commands.push({ kind: "cancel-probe", probeId: probe.id, master: slot.address, why: "timeout" });
-      this.onFailure(slot, `timeout: no answer within ${this.timing.timeoutMs}ms`, now, out);
+      this.onFailure(slot, `timeout: no answer within ${probe.timeoutMs}ms`, now, out);
     }
     if (slot.hedgeAt !== undefined && now >= slot.hedgeAt) {
       slot.hedgeAt = undefined;
@@ -192,13 +198,15 @@ export class CareController {
   private startRound(slot: MasterSlot, now: number, out: ControllerOutput): void {
     slot.roundStartedAt = now;
     slot.nextRoundAt = undefined;
-    const hedge = slot.tracker.health !== "down" && this.timing.hedgeDelayMs < this.timing.timeoutMs;
+    const hedge = slot.tracker.health === "up" && this.timing.hedgeDelayMs < this.timing.timeoutMs;
     slot.hedgeAt = hedge ? now + this.timing.hedgeDelayMs : undefined;
     this.startProbe(slot, "primary", now, out);
   }
 
   private startProbe(slot: MasterSlot, role: ProbeRole, now: number, out: ControllerOutput): void {
-    const probe: InFlightProbe = { id: this.nextProbeId++, role, deadline: now + this.timing.timeoutMs, slot };
+    const timeoutMs =
+      slot.tracker.health === "unknown" ? Math.max(this.timing.timeoutMs, this.timing.firstContactTimeoutMs ?? 0) : this.timing.timeoutMs;
+    const probe: InFlightProbe = { id: this.nextProbeId++, role, deadline: now + timeoutMs, timeoutMs, slot };
     slot.inFlight.set(probe.id, probe);
     this.probes.set(probe.id, probe);
     out.commands.push({ kind: "start-probe", probeId: probe.id, master: slot.address, role, fresh: role === "hedge" });

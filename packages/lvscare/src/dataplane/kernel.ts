@@ -183,12 +183,26 @@ export class KernelDataplane implements Dataplane {
     }
   }
 
-  /** Route mode: `VIP/32 via gateway metric M`; a route of ours with another gateway is replaced. */
-  private ensureRoute(vip: string, family: IpFamily, gateway: string, metric: number): void {
+  /**
+   * Route mode. IPv4: `VIP/32 via <node IP> metric M`, upstream's route. IPv6 refuses a local
+   * address as gateway ("Gateway can not be a local address"), so there the same effect (packets
+   * to the VIP leave with the node IP as source, IPVS rewrites them in LOCAL_OUT) comes from
+   * `VIP/128 dev <the node IP's link> src <node IP> metric M`. A route of ours that differs is replaced.
+   */
+  private ensureRoute(vip: string, family: IpFamily, nodeIp: string, metric: number): void {
     const destination = hostPrefix(vip, family);
     const existing = this.routes.listRoutes({ destination }).filter((r) => r.metric === metric);
-    if (existing.some((r) => r.gateway === gateway)) return;
-    this.routes.replaceRoute({ destination, gateway, metric });
+    if (family === 4) {
+      if (existing.some((r) => r.gateway === nodeIp)) return;
+      this.routes.replaceRoute({ destination, gateway: nodeIp, metric });
+      return;
+    }
+    const holder = this.routes.listAddresses(undefined, "ipv6").find((a) => a.address === nodeIp);
+    if (holder === undefined) {
+      throw new DataplaneError("ensureRoute", "EADDRNOTAVAIL", `no interface of this node has the address ${nodeIp} (the route-mode source for ${vip})`);
+    }
+    if (existing.some((r) => r.source === nodeIp && r.linkIndex === holder.linkIndex && r.gateway === undefined)) return;
+    this.routes.replaceRoute({ destination, link: holder.linkIndex, source: nodeIp, metric });
   }
 
   /** Link mode: the dummy link exists and holds the VIP. Returns true when something was repaired. */

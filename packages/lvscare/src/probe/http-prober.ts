@@ -7,7 +7,7 @@
 import { performance } from "node:perf_hooks";
 import { Agent, type Dispatcher, interceptors } from "undici";
 import { type Endpoint, formatEndpoint } from "../address.ts";
-import type { HealthCheckConfig } from "../config.ts";
+import { FIRST_CONTACT_TIMEOUT_MS, type HealthCheckConfig } from "../config.ts";
 import { classifyError, summarizeBody } from "./classify.ts";
 import type { ProbeOutcome } from "./outcome.ts";
 
@@ -110,7 +110,8 @@ export class HttpProber implements Prober {
 
   private newAgent(keepAliveMs: number): Agent {
     const { health, ca } = this.options;
-    const safetyNetMs = health.timeoutMs * 2 + 1000; // the controller cancels first; this only bounds leaks
+    // The controller cancels first (at the timeout, or the first-contact deadline); this only bounds leaks.
+    const safetyNetMs = Math.max(health.timeoutMs, FIRST_CONTACT_TIMEOUT_MS) * 2 + 1000;
     return new Agent({
       connections: 1,
       pipelining: 1,

@@ -13,8 +13,16 @@ import {
   type ProbeRole,
 } from "../../src/controller/controller.ts";
 import type { ProbeOutcome } from "../../src/probe/outcome.ts";
+import { FIRST_CONTACT_TIMEOUT_MS } from "../../src/config.ts";
 
-export const DEFAULT_TIMING: ControllerTiming = { intervalMs: 1000, timeoutMs: 1000, hedgeDelayMs: 250, fall: 2, rise: 2 };
+export const DEFAULT_TIMING: ControllerTiming = {
+  intervalMs: 1000,
+  timeoutMs: 1000,
+  hedgeDelayMs: 250,
+  firstContactTimeoutMs: FIRST_CONTACT_TIMEOUT_MS,
+  fall: 2,
+  rise: 2,
+};
 
 export interface ProbeAttempt {
   readonly at: number;
