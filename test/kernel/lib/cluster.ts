@@ -1,14 +1,16 @@
 // A worker and three masters on a bridge, with stand-in apiservers, the real `lvscare` binary and a
 // kubelet-like client, for the daemon's kernel tests, its failover benchmark and the demo.
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
-import { IpvsClient } from '@lvscare/ipvs-native';
+import { IpvsClient, RouteClient } from '@lvscare/ipvs-native';
 import { run } from '../../harness/command.ts';
 import { buildTopology, type BackgroundProcess, type Topology, type TopologyNode } from '../../harness/netns.ts';
 import { repoRoot } from '../../harness/paths.ts';
 
 export const API_PORT = 6443;
+/** The stand-in apiservers' control port (plain HTTP on the master's IP); tests use the unix socket. */
 export const CONTROL_PORT = 7001;
 export const VIP4 = '10.103.97.2';
 export const VIP6 = 'fd00:10:103::2';
@@ -50,6 +52,7 @@ export class Master {
       cert,
       key,
       String(CONTROL_PORT),
+      this.controlSocket,
     ]);
     await this.process.waitForOutput('listening', 60_000);
   }
@@ -63,23 +66,47 @@ export class Master {
     this.process = undefined;
   }
 
-  /** The master's link goes down at the switch: packets vanish, nobody sends RST. */
+  /**
+   * The master's link goes down at the switch: packets vanish, nobody sends RST. Through netlink,
+   * not `ip`, so the fault is in effect within microseconds of the call (timings start here).
+   */
   async blackhole(): Promise<void> {
-    await this.cluster.topology.switchNetns.ip(['link', 'set', this.switchPort, 'down']);
+    this.onSwitch((routes) => routes.setLinkDown(this.switchPort));
   }
 
   async unblackhole(): Promise<void> {
-    await this.cluster.topology.switchNetns.ip(['link', 'set', this.switchPort, 'up']);
+    this.onSwitch((routes) => routes.setLinkUp(this.switchPort));
+  }
+
+  private onSwitch(change: (routes: RouteClient) => void): void {
+    const routes = RouteClient.open({ netns: this.cluster.topology.switchNetns.name });
+    try {
+      change(routes);
+    } finally {
+      routes.close();
+    }
   }
 
   private get switchPort(): string {
     return `m${this.name.replace(/^master/, '')}`;
   }
 
-  async setHealth(mode: HealthMode): Promise<void> {
-    const url = `http://${hostPort(this.ip, CONTROL_PORT)}/healthz/${mode}`;
-    const script = `const r = await fetch(${JSON.stringify(url)}, { method: 'PUT' }); if (r.status !== 204) { console.error(await r.text()); process.exit(1); }`;
-    await this.node.netns.exec([process.execPath, '--input-type=module', '-e', script]);
+  /** The stand-in's control socket: a path, so it is reachable from the test's own namespace. */
+  get controlSocket(): string {
+    return path.join(this.cluster.workDir, `${this.name}.control.sock`);
+  }
+
+  /** Switches /healthz at once (the change is in effect when this resolves). */
+  setHealth(mode: HealthMode): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const request = http.request({ socketPath: this.controlSocket, method: 'PUT', path: `/healthz/${mode}` }, (response) => {
+        response.resume();
+        if (response.statusCode === 204) resolve();
+        else reject(new Error(`${this.name}: PUT /healthz/${mode} answered ${response.statusCode}`));
+      });
+      request.on('error', reject);
+      request.end();
+    });
   }
 }
 
