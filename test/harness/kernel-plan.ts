@@ -17,7 +17,7 @@ export type KernelSuitePlan =
   | { kind: 'unavailable'; files: string[]; reason: string };
 
 export const INSTALL_HINT =
-  "run 'bash .ci/run' from the repository root, or install the Debian packages " +
+  "run the setup command 'sudo bash scripts/setup.sh' from the repository root, or install the Debian packages " +
   "('apt-get install -y qemu-system-x86 busybox-static cpio kmod iproute2 ipvsadm') and fetch the kernel " +
   `('bash scripts/vm/fetch-kernel.sh'); set ${SKIP_ENV}=1 to skip the kernel suite knowingly`;
 

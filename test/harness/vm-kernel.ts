@@ -18,7 +18,7 @@ export interface CachedKernel {
 }
 
 export const KERNEL_FETCH_HINT =
-  "run 'bash scripts/vm/fetch-kernel.sh' from the repository root (or 'bash .ci/run', which also installs " +
+  "run 'bash scripts/vm/fetch-kernel.sh' from the repository root (or the setup command 'bash scripts/setup.sh', which also installs " +
   'the Debian packages qemu-system-x86 busybox-static cpio kmod iproute2 ipvsadm)';
 
 export class KernelNotCachedError extends Error {

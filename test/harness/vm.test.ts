@@ -28,7 +28,7 @@ if (process.env[SKIP_ENV] === '1') {
 
   test('the VM can run here', () => {
     const problem = vmProblem();
-    assert.equal(problem, undefined, `${problem}: run 'bash scripts/vm/fetch-kernel.sh' (or 'bash .ci/run')`);
+    assert.equal(problem, undefined, `${problem}: run 'bash scripts/vm/fetch-kernel.sh' (or 'bash scripts/setup.sh')`);
   });
 
   test('runInVm: the command runs on the IPVS kernel with its argv, env and cwd; stdout, stderr and status come back', async () => {

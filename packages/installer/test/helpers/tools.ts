@@ -26,7 +26,7 @@ export function requireTool(name: string): string {
     }
   }
   const pkg = DEBIAN_PACKAGES[name] ?? name;
-  throw new Error(`${name} is not installed: install the Debian package ${pkg} (apt-get install ${pkg}); .ci/run does`);
+  throw new Error(`${name} is not installed: install the Debian package ${pkg} (apt-get install ${pkg}); scripts/setup.sh does`);
 }
 
 export interface RunResult {

