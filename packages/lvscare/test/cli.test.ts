@@ -189,7 +189,7 @@ describe("lvscare ipvs list", () => {
         "Prot LocalAddress:Port Scheduler Flags",
         "  -> RemoteAddress:Port           Forward Weight ActiveConn InActConn",
         "TCP  10.103.97.2:6443 rr",
-        "  -> 192.168.0.2:6443             Masq    1      0          0",
+        "  -> 192.168.0.2:6443             Masq    1      0          0         ",
         "",
       ].join("\n"),
     );
