@@ -23,7 +23,7 @@ import { faultTable, type FaultFigures, figuresFor, trialLine } from './lib/fail
 import { HAPROXY_BIN } from './lib/haproxy.ts';
 import { runSoak, type SoakResult } from './lib/soak.ts';
 import { jsonNumber } from './lib/stats.ts';
-import { measureSteadyCost, type SteadyCost } from './lib/steady-cost.ts';
+import { measureSteadyCost, probeRateVerdict, type SteadyCost } from './lib/steady-cost.ts';
 import { Testbed } from './lib/testbed.ts';
 
 const PARTS = ['steady', 'failover', 'soak'] as const;
@@ -154,10 +154,10 @@ function machine(): Record<string, string | number> {
   return { kernel: os.release(), cpu, cpus: os.cpus().length, memoryMiB: Math.round(os.totalmem() / 1048576), node: process.version, haproxy: haproxy.trim() };
 }
 
-async function runFailover(bed: Testbed, options: Options): Promise<TrialResult[]> {
+/** Appends to `results` as it goes, so a failure late in the run keeps the trials done so far. */
+async function runFailover(bed: Testbed, options: Options, results: TrialResult[]): Promise<void> {
   const limits: TrialLimits = { failoverMs: { lvscare: 60_000, haproxy: 240_000 }, recoveryMs: 180_000 };
   const total = options.trials * options.faults.length * options.systems.length;
-  const results: TrialResult[] = [];
   for (let round = 0; round < options.trials; round++) {
     for (const fault of options.faults) {
       // Alternate which system goes first, so neither always follows the other's recovery.
@@ -176,19 +176,17 @@ async function runFailover(bed: Testbed, options: Options): Promise<TrialResult[
       }
     }
   }
-  return results;
 }
 
 function printSteady(cost: SteadyCost): void {
   const lines = [`Steady cost over ${cost.seconds.toFixed(1)} s with every master healthy`];
   for (const [endpoint, rate] of Object.entries(cost.probesPerSecond)) {
+    const probes = cost.probes[endpoint] ?? 0;
     lines.push(
-      `  ${endpoint}: ${rate.toFixed(3)} lvscare probes/s (hedges ${(cost.hedgesPerSecond[endpoint] ?? 0).toFixed(3)}/s, failed ${cost.failedProbes[endpoint]}); ` +
-        `the master saw ${(cost.healthzSeenPerSecond[endpoint] ?? 0).toFixed(3)} /healthz per s (lvscare + HAProxy)`,
+      `  ${endpoint}: ${probes} lvscare probes = ${rate.toFixed(3)}/s (hedges ${(cost.hedgesPerSecond[endpoint] ?? 0).toFixed(3)}/s, failed ${cost.failedProbes[endpoint]}), ` +
+        `target <= 1/s: ${probeRateVerdict(probes, cost.seconds)}; the master saw ${(cost.healthzSeenPerSecond[endpoint] ?? 0).toFixed(3)} /healthz per s (lvscare + HAProxy)`,
     );
   }
-  const worst = Math.max(...Object.values(cost.probesPerSecond));
-  lines.push(`  target (<= 1 probe/s per master): ${worst <= 1 ? 'met' : 'MISSED'} (max ${worst.toFixed(3)})`);
   lines.push(`  daemon: ${cost.daemonCpuPercent.toFixed(2)}% of one vCPU (TCG), RSS ${(cost.daemonRssKiB / 1024).toFixed(1)} MiB; HAProxy: ${cost.haproxyCpuPercent.toFixed(2)}%, RSS ${(cost.haproxyRssKiB / 1024).toFixed(1)} MiB`);
   process.stdout.write(`${lines.join('\n')}\n\n`);
 }
@@ -208,6 +206,7 @@ function printSoak(soak: SoakResult): void {
       `HAProxy ${soak.clients.haproxy.failures}/${soak.clients.haproxy.requests} ${JSON.stringify(soak.clients.haproxy.errors)}`,
     `  daemon RSS ${mib(soak.daemonUsage.rssMinKiB)}..${mib(soak.daemonUsage.rssMaxKiB)}, CPU ${soak.daemonUsage.cpuPercent.toFixed(2)}% of one vCPU over the soak (TCG)` +
       (perMinute.length > 0 ? ` (per interval ${Math.min(...perMinute).toFixed(2)}..${Math.max(...perMinute).toFixed(2)}%)` : ''),
+    `  for scale: a bare Node 24 HTTPS client (the vip client) has RSS ${mib(soak.baselineNodeRssKiB)}`,
     `  HAProxy RSS ${mib(soak.haproxyUsage.rssMinKiB)}..${mib(soak.haproxyUsage.rssMaxKiB)}, CPU ${soak.haproxyUsage.cpuPercent.toFixed(2)}% (it also carries the client's bytes; IPVS does that in the kernel)`,
     `  VM: ${soak.vmBusyPercent.toFixed(1)}% of both vCPUs busy; top: ${soak.topProcesses.map((p) => `${p.command.slice(0, 40)} ${p.cpuPercent.toFixed(1)}%`).join(', ')}`,
   ];
@@ -230,8 +229,9 @@ async function main(): Promise<number> {
 
   const bed = await Testbed.create({ intervalMs: options.clientIntervalMs, timeoutMs: options.clientTimeoutMs });
   let steady: SteadyCost | undefined;
-  let trials: TrialResult[] = [];
+  const trials: TrialResult[] = [];
   let soak: SoakResult | undefined;
+  let failure: string | undefined;
   try {
     await bed.waitSteady(Date.now(), 180_000);
     progress('testbed steady: three masters, lvscare with sealos arguments, HAProxy as kubespray, two clients');
@@ -239,17 +239,21 @@ async function main(): Promise<number> {
       steady = await measureSteadyCost(bed, options.steadySeconds);
       progress(`steady cost measured: ${JSON.stringify(steady.probesPerSecond)} probes/s`);
     }
-    if (options.parts.includes('failover')) trials = await runFailover(bed, options);
+    if (options.parts.includes('failover')) await runFailover(bed, options, trials);
     if (options.parts.includes('soak')) {
       soak = await runSoak(bed, { minutes: options.soakMinutes, seed: options.seed, minPhaseMs: options.minPhaseMs, maxPhaseMs: options.maxPhaseMs }, progress);
     }
+  } catch (error) {
+    // Report what was measured before the failure, then fail.
+    failure = error instanceof Error ? (error.stack ?? error.message) : String(error);
+    progress(`RUN FAILED: ${failure}`);
   } finally {
     if (bed.daemonLog.problems.length > 0) progress(`daemon error lines:\n${bed.daemonLog.problems.slice(0, 20).join('\n')}`);
     await bed.destroy();
   }
 
   const failover: Partial<Record<Fault, FaultFigures>> = {};
-  for (const fault of options.parts.includes('failover') ? options.faults : []) {
+  for (const fault of options.faults.filter((f) => trials.some((r) => r.fault === f))) {
     failover[fault] = figuresFor(trials, fault);
     process.stdout.write(`${faultTable(fault, failover[fault])}\n\n`);
   }
@@ -270,9 +274,10 @@ async function main(): Promise<number> {
     soak,
     trials,
     daemonProblems: bed.daemonLog.problems.slice(0, 50),
+    ...(failure === undefined ? {} : { failure }),
   };
   process.stdout.write(`${toJson(record)}\n`);
-  return soak !== undefined && soak.table.violations > 0 ? 1 : 0;
+  return failure !== undefined || (soak !== undefined && soak.table.violations > 0) ? 1 : 0;
 }
 
 main().then(

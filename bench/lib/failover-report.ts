@@ -15,6 +15,8 @@ export interface SystemFigures {
   removalMs: Summary;
   /** lvscare only. */
   weight0Ms?: Summary;
+  /** lvscare only: fault -> the daemon's own "ipvs: delete" log line. */
+  deleteLoggedMs?: Summary;
   clientMs: Summary;
   clientFailuresMedian: number;
   clientFailuresMax: number;
@@ -35,11 +37,12 @@ export function figuresFor(results: readonly TrialResult[], fault: Fault): Fault
     const trials = results.filter((r) => r.fault === fault && r.system === system);
     if (trials.length === 0) continue;
     const weight0 = trials.map((r) => r.weight0Ms).filter((v): v is number => v !== undefined);
+    const deleted = trials.map((r) => r.deleteLoggedMs).filter((v): v is number => v !== undefined);
     const failures = trials.map((r) => r.clientFailures);
     figures.systems[system] = {
       trials: trials.length,
       removalMs: summarize(trials.map((r) => r.removalMs)),
-      ...(system === 'lvscare' ? { weight0Ms: summarize(weight0) } : {}),
+      ...(system === 'lvscare' ? { weight0Ms: summarize(weight0), deleteLoggedMs: summarize(deleted) } : {}),
       clientMs: summarize(trials.map((r) => r.clientMs)),
       clientFailuresMedian: median(failures),
       clientFailuresMax: Math.max(...failures),
@@ -85,6 +88,7 @@ export function faultTable(fault: Fault, figures: FaultFigures): string {
   };
   row('out of rotation (IPVS: gone / HAProxy: DOWN)', (f) => f.removalMs, figures.ratios ? [figures.ratios.removalP50, figures.ratios.removalP95] : undefined);
   if (lv) row('lvscare: weight 0 (quiesced)', (f) => f.weight0Ms);
+  if (lv) row('lvscare: deleted, per its own log line', (f) => f.deleteLoggedMs);
   row("client's first success after the fault", (f) => f.clientMs, figures.ratios ? [figures.ratios.clientP50, figures.ratios.clientP95] : undefined);
   row('back in rotation after the restore', (f) => f.rejoinMs);
   rows.push([
@@ -108,6 +112,7 @@ export function trialLine(index: number, total: number, r: TrialResult): string 
     `trial ${index}/${total} ${r.fault} ${r.system}: victim ${r.victim}`,
     `out ${formatMs(r.removalMs)}`,
     ...(r.weight0Ms !== undefined ? [`weight 0 ${formatMs(r.weight0Ms)} (${r.weight0Source})`] : []),
+    ...(r.deleteLoggedMs !== undefined ? [`delete logged ${formatMs(r.deleteLoggedMs)}`] : []),
     `client ok ${formatMs(r.clientMs)} via ${r.servedBy ?? '-'} after ${r.clientFailures} failed (${Object.entries(r.clientErrors).map(([k, v]) => `${k}x${v}`).join(',') || '-'})`,
     `back ${formatMs(r.rejoinMs)}`,
     ...(r.reason !== undefined ? [`reason: ${r.reason}`] : []),

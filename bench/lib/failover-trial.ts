@@ -35,7 +35,7 @@ export interface TrialResult {
   reason?: string;
   /** Fault -> end of the client's first successful request that started after the fault; Infinity if none within the limit. */
   clientMs: number;
-  /** Requests the client saw fail in between, and why. */
+  /** Requests the client saw fail between the fault and that success (the one in flight at the fault included), and why. */
   clientFailures: number;
   clientErrors: Record<string, number>;
   servedBy?: string;
@@ -88,7 +88,8 @@ export async function runTrial(bed: Testbed, system: System, fault: Fault, limit
   await bed.waitSteady(restoreAt, limits.recoveryMs);
   if (!valid) return undefined;
 
-  const failures = client.since(faultAt).filter((r) => !r.ok && (firstOk === undefined || r.t < firstOk.t));
+  // Failed requests that ended after the fault (the one in flight when it hit included), up to the first success.
+  const failures = client.since(faultAt - limits.failoverMs[system]).filter((r) => !r.ok && r.t + r.ms >= faultAt && (firstOk === undefined || r.t < firstOk.t));
   const clientErrors: Record<string, number> = {};
   for (const r of failures) clientErrors[r.error ?? '?'] = (clientErrors[r.error ?? '?'] ?? 0) + 1;
 

@@ -68,6 +68,8 @@ export interface SoakResult {
   clients: { lvscare: ClientTally; haproxy: ClientTally };
   daemonUsage: UsageSeries;
   haproxyUsage: UsageSeries;
+  /** RSS of the vip client at the end: what Node 24 with one HTTPS connection takes, for scale. */
+  baselineNodeRssKiB: number;
   /** The whole VM: share of both vCPUs busy, and who used them. */
   vmBusyPercent: number;
   topProcesses: Array<{ pid: number; command: string; cpuPercent: number }>;
@@ -180,6 +182,7 @@ export async function runSoak(bed: Testbed, options: SoakOptions, progress: (lin
     clients: { lvscare: tally(bed.vipClient, start, end), haproxy: tally(bed.haproxyClient, start, end) },
     daemonUsage: usageSeries(daemonSamples),
     haproxyUsage: usageSeries(haproxySamples),
+    baselineNodeRssKiB: bed.vipClient.process.pid === undefined ? Number.NaN : sampleProcess(bed.vipClient.process.pid).rssKiB,
     vmBusyPercent: machineBusyPercent(machineStart, machineEnd),
     topProcesses: topConsumers(processesStart, processesEnd, (end - start) / 1000),
   };

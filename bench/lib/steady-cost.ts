@@ -9,7 +9,9 @@ import { METRICS_ADDR, type Testbed } from './testbed.ts';
 
 export interface SteadyCost {
   seconds: number;
-  /** endpoint -> lvscare probes per second (primary + hedge, any result). */
+  /** endpoint -> lvscare probes counted in the period (primary + hedge, any result). */
+  probes: Record<string, number>;
+  /** endpoint -> the same per second. */
   probesPerSecond: Record<string, number>;
   /** endpoint -> hedge probes per second (a hedge goes out when a probe is slower than 250 ms). */
   hedgesPerSecond: Record<string, number>;
@@ -29,6 +31,16 @@ interface Snapshot {
   healthz: Record<string, number>;
 }
 
+/**
+ * "met" when at most one probe per second was counted; "met within counting resolution" when one
+ * probe fewer would be (a window of T seconds at one probe per second holds T or T+1 probes
+ * depending on where its edges fall between ticks); otherwise "MISSED".
+ */
+export function probeRateVerdict(probes: number, seconds: number): 'met' | 'met within counting resolution' | 'MISSED' {
+  if (probes / seconds <= 1) return 'met';
+  return (probes - 1) / seconds <= 1 ? 'met within counting resolution' : 'MISSED';
+}
+
 export async function measureSteadyCost(bed: Testbed, seconds: number): Promise<SteadyCost> {
   await bed.waitSteady(Date.now() - 1000, 120_000);
   const haproxyPid = bed.haproxy.pid;
@@ -44,6 +56,7 @@ export async function measureSteadyCost(bed: Testbed, seconds: number): Promise<
   const elapsed = (last.t - first.t) / 1000;
   const cost: SteadyCost = {
     seconds: elapsed,
+    probes: {},
     probesPerSecond: {},
     hedgesPerSecond: {},
     failedProbes: {},
@@ -57,6 +70,7 @@ export async function measureSteadyCost(bed: Testbed, seconds: number): Promise<
     const delta = (where: Record<string, string>): number =>
       sumWhere(last.metrics, 'lvscare_probes_total', { master: master.endpoint, ...where }) - sumWhere(first.metrics, 'lvscare_probes_total', { master: master.endpoint, ...where });
     const all = delta({});
+    cost.probes[master.endpoint] = all;
     cost.probesPerSecond[master.endpoint] = all / elapsed;
     cost.hedgesPerSecond[master.endpoint] = delta({ role: 'hedge' }) / elapsed;
     cost.failedProbes[master.endpoint] = all - delta({ result: 'ok' });
