@@ -65,6 +65,47 @@ test('link mode: the VIP on a dummy interface plus masquerade reaches a master o
   assert.match(eth.stdout, new RegExp(cluster.workerIp.replaceAll('.', '\\.')), 'the node address is untouched');
 });
 
+test('link mode with LVSCARE_MASQUERADE=iptables: chains of our own, traffic to the local master, -C removes them', async () => {
+  const cluster = await Cluster.create({ masters: 1 });
+  clusters.push(cluster);
+  const local = await cluster.startLocalMaster();
+  const masters = [local, ...cluster.masters];
+  const args = ['care', '--vs', cluster.vs, '--mode', 'link', '--masqueradebit', '14', ...masters.flatMap((m) => ['--rs', m.endpoint])];
+  const env = { LVSCARE_MASQUERADE: 'iptables' };
+  const daemon = cluster.startDaemon(args, env);
+  await waitFor(() => Object.keys(cluster.weights()).length === 2, 90_000, 'two destinations', () => daemon.output());
+  const nat = (await cluster.worker.netns.exec(['iptables', '-w', '5', '-t', 'nat', '-S'])).stdout;
+  assert.match(nat, /-A OUTPUT .*-j LVSCARE-SERVICES/);
+  assert.match(nat, new RegExp(`-A LVSCARE-SERVICES -d ${cluster.vip.replaceAll('.', '\\.')}/32 -p tcp -m tcp --dport 6443 -j MARK --set-xmark 0x4000/0x4000`));
+  assert.match(nat, /-A LVSCARE-POSTROUTING -m mark --mark 0x4000\/0x4000 -j MASQUERADE/);
+  const noTable = await cluster.worker.netns.exec(['nft', 'list', 'table', 'ip', 'lvscare'], { allowFailure: true });
+  assert.notEqual(noTable.code, 0, 'no nftables table of ours in iptables mode');
+
+  const seen = new Set<string>();
+  await waitFor(
+    async () => {
+      const client = await cluster.worker.netns.exec(
+        [process.execPath, '--input-type=module', '-e', `process.env.NODE_TLS_REJECT_UNAUTHORIZED='0'; const r = await fetch('https://${cluster.vs}/whoami'); console.log(await r.text());`],
+        { allowFailure: true, timeoutMs: 30_000, env: { ...process.env, NODE_NO_WARNINGS: '1' } as Record<string, string> },
+      );
+      if (client.code === 0) seen.add(client.stdout.trim());
+      return masters.every((m) => seen.has(m.name));
+    },
+    120_000,
+    'answers from the local master and the remote one through the VIP',
+    () => `seen ${[...seen].join(',')}`,
+    0,
+  );
+
+  await cluster.stopProcesses();
+  const clean = await cluster.lvscare(['care', '--vs', cluster.vs, '--mode', 'link', '--masqueradebit', '14', '-C'], env);
+  assert.equal(clean.code, 0, clean.stderr + clean.stdout);
+  const after = (await cluster.worker.netns.exec(['iptables', '-w', '5', '-t', 'nat', '-S'])).stdout;
+  assert.doesNotMatch(after, /LVSCARE/, 'our chains and jumps are gone');
+  const filter = (await cluster.worker.netns.exec(['iptables', '-w', '5', '-S', 'OUTPUT'])).stdout;
+  assert.doesNotMatch(filter, /lvscare/, 'the filter ACCEPT rule is gone');
+});
+
 test('IPv6: a [v6]:port VIP in route mode balances over IPv6 masters and drops a killed one', async () => {
   const cluster = await Cluster.create({ ipv6: true });
   clusters.push(cluster);

@@ -11,7 +11,8 @@ import { formatEndpoint } from "./address.ts";
 import { CareDaemon } from "./care.ts";
 import { addCareOptions, collectCareOptions } from "./cli/care-options.ts";
 import { type CareConfig, parseCareConfig } from "./config.ts";
-import { createKernelDataplane } from "./dataplane/index.ts";
+import { createKernelDataplane, type KernelDataplaneChoices } from "./dataplane/index.ts";
+import { MASQUERADE_BACKENDS, type MasqueradeBackend } from "./dataplane/kernel-masquerade.ts";
 import { instrumentDataplane } from "./dataplane/instrumented.ts";
 import type { Dataplane } from "./dataplane/types.ts";
 import { UsageError } from "./errors.ts";
@@ -34,7 +35,7 @@ export interface CliIo {
 }
 
 export interface CliDeps {
-  readonly createDataplane: () => Promise<Dataplane>;
+  readonly createDataplane: (choices?: KernelDataplaneChoices) => Promise<Dataplane>;
   /** Resolves with a signal name when the daemon should stop (SIGTERM/SIGINT in production). */
   readonly waitForStop: () => Promise<string>;
   /** Where log lines go (default stdout). */
@@ -186,7 +187,7 @@ function readHostsAddress(io: CliIo, family: 4 | 6): string | undefined {
 }
 
 /** Everything the care command needs from files, read and checked before any side effect. */
-function resolveCareInputs(config: CareConfig, io: CliIo): { gateway: string | undefined; ca: string | undefined } {
+function resolveCareInputs(config: CareConfig, io: CliIo): { gateway: string | undefined; ca: string | undefined; masquerade: MasqueradeBackend } {
   let gateway = config.nodeIp;
   if (config.mode === "route" && !config.clean && gateway === undefined) {
     gateway = readHostsAddress(io, config.virtualServer.family);
@@ -209,12 +210,20 @@ function resolveCareInputs(config: CareConfig, io: CliIo): { gateway: string | u
       throw new UsageError(`--health-ca-file: ${config.health.caFile} holds no PEM certificate`);
     }
   }
-  return { gateway, ca };
+  return { gateway, ca, masquerade: masqueradeBackend(io) };
+}
+
+/** LVSCARE_MASQUERADE=auto|nft|iptables: link mode's masquerade tool (auto: nftables when it works). */
+function masqueradeBackend(io: CliIo): MasqueradeBackend {
+  const value = (io.env["LVSCARE_MASQUERADE"] ?? "auto").trim() || "auto";
+  const backend = MASQUERADE_BACKENDS.find((b) => b === value);
+  if (backend === undefined) throw new UsageError(`LVSCARE_MASQUERADE: "${value}" is not one of ${MASQUERADE_BACKENDS.join(", ")}`);
+  return backend;
 }
 
 async function careCommand(raw: ReturnType<typeof collectCareOptions>, io: CliIo, deps: CliDeps): Promise<number> {
   const config = parseCareConfig(raw);
-  const { gateway, ca } = resolveCareInputs(config, io);
+  const { gateway, ca, masquerade } = resolveCareInputs(config, io);
   const logger = createLogger({
     format: config.logFormat,
     level: config.logLevel,
@@ -224,7 +233,7 @@ async function careCommand(raw: ReturnType<typeof collectCareOptions>, io: CliIo
   const ruler = config.clean ? undefined : rulerFor(config, gateway);
 
   const metrics = config.metricsAddr && !config.clean && !config.runOnce ? new CareMetrics(config.realServers) : undefined;
-  const kernel = await deps.createDataplane();
+  const kernel = await deps.createDataplane({ masquerade });
   const dataplane = metrics ? instrumentDataplane(kernel, metrics) : kernel;
   const newProber = (onConnectionLost: (master: Parameters<HttpProber["probe"]>[0]["master"], error: Error) => void): HttpProber =>
     new HttpProber({

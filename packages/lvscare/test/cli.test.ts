@@ -92,6 +92,7 @@ describe("lvscare executable: bad input", () => {
     ["route mode without a node IP", [...SEALOS, "--rs", "10.0.0.1:6443"], /^lvscare: route mode needs this node's IP: pass --ip or add "<node IP> lvscare.node.ip" to \/nonexistent\/hosts/],
     ["a bad CARE_ variable", ["care"], /^lvscare: --interval: "often" is not a duration/, { CARE_VS: "10.103.97.2:6443", CARE_RS: "10.0.0.1:6443", CARE_INTERVAL: "often" }],
     ["an unreadable CA file", [...SEALOS, "--rs", "10.0.0.1:6443", "--ip", "10.0.0.9", "--health-ca-file", "/nonexistent/ca.crt"], /^lvscare: --health-ca-file: cannot read \/nonexistent\/ca.crt/],
+    ["a bad LVSCARE_MASQUERADE", [...SEALOS, "--rs", "10.0.0.1:6443", "--mode", "link"], /^lvscare: LVSCARE_MASQUERADE: "ipfw" is not one of auto, nft, iptables/, { LVSCARE_MASQUERADE: "ipfw" }],
     ["static-pod without masters", ["static-pod", "--image", "img:1", "--print"], /^lvscare: --masters is required/],
     ["static-pod with a bad master", ["static-pod", "--image", "img:1", "--masters", "m1:6443", "--print"], /^lvscare: --rs: "m1"/],
   ];

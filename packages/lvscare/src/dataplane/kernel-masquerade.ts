@@ -101,13 +101,19 @@ function iptablesRules(spec: MasqueradeSpec): Array<{ table: string; chain: stri
   ];
 }
 
-/** Programs and removes the masquerade; picks nft when present, else iptables. */
+/** Which tool programs the masquerade: `auto` = nftables when it works here, else iptables. */
+export type MasqueradeBackend = "auto" | "nft" | "iptables";
+export const MASQUERADE_BACKENDS: readonly MasqueradeBackend[] = ["auto", "nft", "iptables"];
+
+/** Programs and removes the masquerade; picks nft when present (or as told), else iptables. */
 export class Masquerade {
   private backend: { kind: "nft" | "iptables"; path: string } | undefined;
   private readonly run: CommandRunner;
+  private readonly wanted: MasqueradeBackend;
 
-  constructor(run: CommandRunner = runCommand) {
+  constructor(run: CommandRunner = runCommand, wanted: MasqueradeBackend = "auto") {
     this.run = run;
+    this.wanted = wanted;
   }
 
   /** "nft" or "iptables": which tool programs the rules on this host. */
@@ -117,18 +123,26 @@ export class Masquerade {
 
   private async resolveBackend(family: IpFamily): Promise<{ kind: "nft" | "iptables"; path: string }> {
     if (this.backend) return this.backend;
-    const nft = await findTool("nft");
-    if (nft) {
-      // The binary alone is not enough: the kernel needs nf_tables.
-      const probe = await this.run(nft, ["list", "tables"]);
-      if (probe.code === 0) return (this.backend = { kind: "nft", path: nft });
+    if (this.wanted !== "iptables") {
+      const nft = await findTool("nft");
+      if (nft) {
+        // The binary alone is not enough: the kernel needs nf_tables.
+        const probe = await this.run(nft, ["list", "tables"]);
+        if (probe.code === 0) return (this.backend = { kind: "nft", path: nft });
+        if (this.wanted === "nft") throw new DataplaneError("masquerade", "ENOPROTOOPT", `nft cannot list tables: ${probe.stderr.trim()}`);
+      } else if (this.wanted === "nft") {
+        throw new DataplaneError("masquerade", "ENOENT", "LVSCARE_MASQUERADE=nft but nft is not installed (Debian package nftables)");
+      }
     }
-    const iptables = await findTool(family === 6 ? "ip6tables" : "iptables");
+    const tool = family === 6 ? "ip6tables" : "iptables";
+    const iptables = await findTool(tool);
     if (iptables) return (this.backend = { kind: "iptables", path: iptables });
     throw new DataplaneError(
       "masquerade",
       "ENOENT",
-      "link mode needs nftables (nft) or iptables to masquerade VIP traffic; install the nftables package",
+      this.wanted === "iptables"
+        ? `LVSCARE_MASQUERADE=iptables but ${tool} is not installed (Debian package iptables)`
+        : "link mode needs nftables (nft) or iptables to masquerade VIP traffic; install the nftables package",
     );
   }
 
@@ -170,23 +184,31 @@ export class Masquerade {
     }
   }
 
-  /** Removes our table/chains only; absent pieces are fine. */
+  /**
+   * Removes our nftables table and our iptables chains, whichever exist: -C must clean up what an
+   * earlier run made even if that run used the other tool. Absent pieces are fine; nothing else is touched.
+   */
   async remove(spec: MasqueradeSpec): Promise<void> {
-    const backend = await this.resolveBackend(spec.family);
-    if (backend.kind === "nft") {
+    const nft = await findTool("nft");
+    if (nft) {
       const family = spec.family === 6 ? "ip6" : "ip";
-      await this.run(backend.path, ["-f", "-"], `table ${family} ${NFT_TABLE} {}\ndelete table ${family} ${NFT_TABLE}\n`);
-      return;
+      const listed = await this.run(nft, ["list", "table", family, NFT_TABLE]);
+      if (listed.code === 0) {
+        const removed = await this.run(nft, ["delete", "table", family, NFT_TABLE]);
+        if (removed.code !== 0) throw new DataplaneError("masquerade", "EBUSY", `nft delete table ${family} ${NFT_TABLE}: ${removed.stderr.trim()}`);
+      }
     }
+    const iptables = await findTool(spec.family === 6 ? "ip6tables" : "iptables");
+    if (!iptables) return;
     for (const rule of iptablesRules(spec)) {
       if (rule.chain === IPT_SERVICES || rule.chain === IPT_POSTROUTING) continue;
-      while ((await this.run(backend.path, ["-w", "5", "-t", rule.table, "-D", rule.chain, ...rule.args])).code === 0) {
+      while ((await this.run(iptables, ["-w", "5", "-t", rule.table, "-D", rule.chain, ...rule.args])).code === 0) {
         // a rule added twice by hand is removed twice
       }
     }
     for (const chain of [IPT_SERVICES, IPT_POSTROUTING]) {
-      await this.run(backend.path, ["-w", "5", "-t", "nat", "-F", chain]);
-      await this.run(backend.path, ["-w", "5", "-t", "nat", "-X", chain]);
+      await this.run(iptables, ["-w", "5", "-t", "nat", "-F", chain]);
+      await this.run(iptables, ["-w", "5", "-t", "nat", "-X", chain]);
     }
   }
 }

@@ -14,7 +14,7 @@ import {
 } from "@lvscare/ipvs-native";
 import type { Endpoint, IpFamily } from "../address.ts";
 import { DataplaneError } from "./error.ts";
-import { Masquerade, type CommandRunner } from "./kernel-masquerade.ts";
+import { Masquerade, type CommandRunner, type MasqueradeBackend } from "./kernel-masquerade.ts";
 import type {
   Dataplane,
   DestinationSpec,
@@ -37,6 +37,8 @@ export interface KernelDataplaneOptions {
   readonly netns?: string;
   /** Exec for nft/iptables; replaced in tests of the command lines only. */
   readonly runCommand?: CommandRunner;
+  /** Link mode's masquerade tool (LVSCARE_MASQUERADE); default auto. */
+  readonly masquerade?: MasqueradeBackend;
 }
 
 function serviceKey(address: Endpoint): ServiceKey {
@@ -98,7 +100,7 @@ export class KernelDataplane implements Dataplane {
       throw translate("open IPVS", err);
     }
     try {
-      return new KernelDataplane(ipvs, RouteClient.open(where), new Masquerade(options.runCommand));
+      return new KernelDataplane(ipvs, RouteClient.open(where), new Masquerade(options.runCommand, options.masquerade));
     } catch (err) {
       ipvs.close();
       throw translate("open rtnetlink", err);
