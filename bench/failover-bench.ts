@@ -31,9 +31,10 @@ type Part = (typeof PARTS)[number];
 
 const USAGE = `usage: failover-bench.ts [--trials N] [--faults kill,blackhole] [--systems lvscare,haproxy]
        [--parts steady,failover,soak] [--soak-minutes M] [--steady-seconds S] [--seed N]
-       [--min-phase-ms MS] [--max-phase-ms MS] [--client-interval-ms MS] [--client-timeout-ms MS] [--dry-run]
+       [--min-phase-ms MS] [--max-phase-ms MS] [--client-interval-ms MS] [--client-timeout-ms MS] [--daemon-debug] [--dry-run]
   defaults: 20 trials per fault and system, all parts, a 20-minute soak, a 60-second steady period,
   flapper phases 400-6000 ms, the client sends a request every 50 ms with a 1000 ms timeout.
+  --daemon-debug: diagnostics, not figures: the daemon logs every probe (--logger DEBG), kept per lvscare trial.
   --dry-run: check the options, print them as JSON, touch nothing.
   Needs a kernel with IPVS: run it in the VM (npx node test/harness/vm-run.ts --timeout 7200 -- node bench/failover-bench.ts).`;
 
@@ -49,6 +50,7 @@ export interface Options {
   maxPhaseMs: number;
   clientIntervalMs: number;
   clientTimeoutMs: number;
+  daemonDebug: boolean;
 }
 
 function usage(problem: string): never {
@@ -89,6 +91,7 @@ function parseOptions(argv: string[]): Options {
         'client-interval-ms': { type: 'string' },
         'client-timeout-ms': { type: 'string' },
         'dry-run': { type: 'boolean' },
+        'daemon-debug': { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
       },
     }));
@@ -111,6 +114,7 @@ function parseOptions(argv: string[]): Options {
     maxPhaseMs: Math.floor(number(values['max-phase-ms'], 6000, 'max-phase-ms', 100)),
     clientIntervalMs: Math.floor(number(values['client-interval-ms'], 50, 'client-interval-ms', 10)),
     clientTimeoutMs: Math.floor(number(values['client-timeout-ms'], 1000, 'client-timeout-ms', 100)),
+    daemonDebug: values['daemon-debug'] === true,
   };
   if (options.minPhaseMs > options.maxPhaseMs) usage('--min-phase-ms must not exceed --max-phase-ms');
   if (values['dry-run']) {
@@ -204,7 +208,7 @@ function printSoak(soak: SoakResult): void {
     `  HAProxy: flapper went DOWN ${soak.haproxyFlapperDowns}x; samples with a healthy master not UP: ${soak.haproxyHealthyNotUp}`,
     `  client failures: lvscare ${soak.clients.lvscare.failures}/${soak.clients.lvscare.requests} ${JSON.stringify(soak.clients.lvscare.errors)}, ` +
       `HAProxy ${soak.clients.haproxy.failures}/${soak.clients.haproxy.requests} ${JSON.stringify(soak.clients.haproxy.errors)}`,
-    `  daemon RSS ${mib(soak.daemonUsage.rssMinKiB)}..${mib(soak.daemonUsage.rssMaxKiB)}, CPU ${soak.daemonUsage.cpuPercent.toFixed(2)}% of one vCPU over the soak (TCG)` +
+    `  daemon RSS (VmRSS) ${mib(soak.daemonUsage.rssMinKiB)}..${mib(soak.daemonUsage.rssMaxKiB)} (smaps_rollup ${mib(soak.daemonUsage.smapsRssMinKiB)}..${mib(soak.daemonUsage.smapsRssMaxKiB)}), CPU ${soak.daemonUsage.cpuPercent.toFixed(2)}% of one vCPU over the soak (TCG)` +
       (perMinute.length > 0 ? ` (per interval ${Math.min(...perMinute).toFixed(2)}..${Math.max(...perMinute).toFixed(2)}%)` : ''),
     `  for scale: a bare Node 24 HTTPS client (the vip client) has RSS ${mib(soak.baselineNodeRssKiB)}`,
     `  HAProxy RSS ${mib(soak.haproxyUsage.rssMinKiB)}..${mib(soak.haproxyUsage.rssMaxKiB)}, CPU ${soak.haproxyUsage.cpuPercent.toFixed(2)}% (it also carries the client's bytes; IPVS does that in the kernel)`,
@@ -227,7 +231,7 @@ async function main(): Promise<number> {
   const calibration: Calibration = await calibrate();
   progress(`calibration (this machine): ${JSON.stringify(calibration)}`);
 
-  const bed = await Testbed.create({ intervalMs: options.clientIntervalMs, timeoutMs: options.clientTimeoutMs });
+  const bed = await Testbed.create({ intervalMs: options.clientIntervalMs, timeoutMs: options.clientTimeoutMs, daemonDebug: options.daemonDebug });
   let steady: SteadyCost | undefined;
   const trials: TrialResult[] = [];
   let soak: SoakResult | undefined;

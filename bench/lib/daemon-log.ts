@@ -46,13 +46,22 @@ export class DaemonLog {
   readonly events: DaemonEvent[] = [];
   /** Lines at WARN or ERROR that are not state changes, kept for the report (a crash, a netlink error). */
   readonly problems: string[] = [];
+  /** Every timestamped line, for the account of a trial. */
+  private readonly lines: Array<{ t: number; line: string }> = [];
 
   constructor(daemon: BackgroundProcess) {
     onLines(daemon.child, (line) => {
+      const stamp = LINE.exec(line);
+      if (stamp) this.lines.push({ t: Date.parse(stamp[1] as string), line });
       const event = parseDaemonLine(line);
       if (event) this.events.push(event);
       else if (/^\S+Z (ERROR|FATAL)/.test(line) || /^lvscare: /.test(line)) this.problems.push(line);
     });
+  }
+
+  /** The lines stamped from `from` to `to` (epoch ms), each cut to `width` characters. */
+  linesBetween(from: number, to: number, width = 240): string[] {
+    return this.lines.filter((l) => l.t >= from && l.t <= to).map((l) => l.line.slice(0, width));
   }
 
   /** The first event of `kind` for `endpoint` at or after `t`. */

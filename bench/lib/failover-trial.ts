@@ -41,6 +41,8 @@ export interface TrialResult {
   servedBy?: string;
   /** Restore (master listening again / port up) -> back in this system's rotation. */
   rejoinMs: number;
+  /** lvscare: its log lines from 1 s before the fault to the removal, to explain a slow trial. */
+  daemonLines?: string[];
 }
 
 const IPVS_POLL_MS = 10;
@@ -163,6 +165,7 @@ async function addDaemonAccount(bed: Testbed, victim: Master, faultAt: number, r
   const weight0 = bed.daemonLog.first('weight0', victim.endpoint, faultAt);
   const down = bed.daemonLog.first('down', victim.endpoint, faultAt);
   if (deleted) result.deleteLoggedMs = deleted.t - faultAt;
+  result.daemonLines = bed.daemonLog.linesBetween(faultAt - 1000, (deleted?.t ?? removal.removedAt ?? Date.now()) + 100);
   if (down?.reason !== undefined) result.reason = down.reason;
   const candidates: Array<[number, 'table' | 'log']> = [];
   if (removal.weight0At !== undefined) candidates.push([removal.weight0At, 'table']);

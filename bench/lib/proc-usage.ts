@@ -5,8 +5,10 @@ import { readdirSync, readFileSync } from 'node:fs';
 export interface ProcSample {
   /** Epoch ms of the sample. */
   t: number;
-  /** VmRSS from /proc/PID/status. */
+  /** VmRSS from /proc/PID/status (the kernel's running counter, which it updates in batches). */
   rssKiB: number;
+  /** Rss from /proc/PID/smaps_rollup (counted from the page tables at the time of reading: exact). */
+  smapsRssKiB: number;
   /** utime + stime from /proc/PID/stat, in clock ticks. */
   cpuTicks: number;
 }
@@ -29,7 +31,9 @@ export function sampleProcess(pid: number): ProcSample {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
   const rss = /^VmRSS:\s+(\d+) kB$/m.exec(status);
   if (!rss) throw new Error(`/proc/${pid}/status has no VmRSS line (a zombie?)`);
-  return { t, rssKiB: Number(rss[1]), cpuTicks: cpuTicksOf(pid) };
+  const smaps = /^Rss:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8'));
+  if (!smaps) throw new Error(`/proc/${pid}/smaps_rollup has no Rss line`);
+  return { t, rssKiB: Number(rss[1]), smapsRssKiB: Number(smaps[1]), cpuTicks: cpuTicksOf(pid) };
 }
 
 /** utime + stime of a process, in clock ticks. */

@@ -40,6 +40,9 @@ export interface UsageSeries {
   samples: ProcSample[];
   rssMinKiB: number;
   rssMaxKiB: number;
+  /** The same from smaps_rollup, as a cross-check of VmRSS. */
+  smapsRssMinKiB: number;
+  smapsRssMaxKiB: number;
   /** Over the whole soak, percent of one CPU. */
   cpuPercent: number;
   /** Per interval between consecutive samples. */
@@ -216,6 +219,8 @@ function usageSeries(samples: ProcSample[]): UsageSeries {
     samples,
     rssMinKiB: Math.min(...samples.map((s) => s.rssKiB)),
     rssMaxKiB: Math.max(...samples.map((s) => s.rssKiB)),
+    smapsRssMinKiB: Math.min(...samples.map((s) => s.smapsRssKiB)),
+    smapsRssMaxKiB: Math.max(...samples.map((s) => s.smapsRssKiB)),
     cpuPercent: cpuPercent(first, last),
     cpuPercentPerMinute: samples.slice(1).map((s, i) => cpuPercent(samples[i] as ProcSample, s)),
   };

@@ -12,9 +12,12 @@ import { TrackedClient } from './tracked-client.ts';
 
 export const METRICS_ADDR = '127.0.0.1:9192';
 
-export interface ClientPace {
+export interface TestbedOptions {
+  /** The kubelet-like clients' request interval and per-request timeout. */
   intervalMs: number;
   timeoutMs: number;
+  /** Diagnostics only: the daemon logs every probe (--logger DEBG). */
+  daemonDebug: boolean;
 }
 
 export class Testbed {
@@ -50,10 +53,11 @@ export class Testbed {
     this.switchPorts = parts.switchPorts;
   }
 
-  static async create(pace: ClientPace): Promise<Testbed> {
+  static async create(pace: TestbedOptions): Promise<Testbed> {
     const cluster = await Cluster.create();
     try {
-      const daemon = cluster.startDaemon([...cluster.sealosArgs(), '--metrics-addr', METRICS_ADDR]);
+      // sealos's arguments; metrics (and, for diagnostics, the log level) change nothing in its behaviour.
+      const daemon = cluster.startDaemon([...cluster.sealosArgs(), '--metrics-addr', METRICS_ADDR, ...(pace.daemonDebug ? ['--logger', 'DEBG'] : [])]);
       const daemonLog = new DaemonLog(daemon);
       const daemonPid = daemon.pid;
       // `ip netns exec` execs the program, so the pid is the daemon's own node process.
