@@ -8,11 +8,18 @@ import type { ReportedError, ReporterRecord } from './kernel-protocol.ts';
 
 function describeError(error: unknown): ReportedError {
   // node:test wraps what the test threw in an ERR_TEST_FAILURE whose cause is the real error.
-  const wrapper = error as { cause?: unknown; failureType?: unknown } | null;
+  const wrapper = error as { cause?: unknown; failureType?: unknown; exitCode?: unknown; signal?: unknown } | null;
   const failureType = typeof wrapper?.failureType === 'string' ? wrapper.failureType : undefined;
+  // A test file whose process died (a crash, a signal) is reported as a bare "test failed" with
+  // the exit status beside it: without it the host sees no reason at all.
+  const exit = [
+    typeof wrapper?.exitCode === 'number' && wrapper.exitCode !== 0 ? `exit status ${wrapper.exitCode}` : undefined,
+    typeof wrapper?.signal === 'string' ? `signal ${wrapper.signal}` : undefined,
+  ].filter((part) => part !== undefined);
+  const suffix = exit.length > 0 ? ` (the test process ended with ${exit.join(', ')})` : '';
   const real = wrapper?.cause instanceof Error ? wrapper.cause : error;
-  if (real instanceof Error) return { name: real.name, message: real.message, stack: real.stack, failureType };
-  return { name: 'Error', message: String(real), stack: undefined, failureType };
+  if (real instanceof Error) return { name: real.name, message: real.message + suffix, stack: real.stack?.replace(real.message, real.message + suffix), failureType };
+  return { name: 'Error', message: String(real) + suffix, stack: undefined, failureType };
 }
 
 function optionalText(value: string | boolean | undefined): string | undefined {
