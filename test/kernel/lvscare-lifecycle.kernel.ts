@@ -116,8 +116,12 @@ test('a rewritten manifest without a master prunes it (upstream never did)', asy
   const [keep1, keep2, gone] = cluster.masters as [typeof cluster.masters[0], typeof cluster.masters[0], typeof cluster.masters[0]];
   assert.ok(gone.endpoint in cluster.weights());
   const daemon = cluster.startDaemon(['care', '--vs', cluster.vs, '--health-path', '/healthz', '--health-schem', 'https', '--rs', keep1.endpoint, '--rs', keep2.endpoint]);
-  await waitFor(() => !(gone.endpoint in cluster.weights()), 90_000, `${gone.name} to be pruned`, () => `${JSON.stringify(cluster.weights())}\n${daemon.output()}`);
-  assert.deepEqual(cluster.weights(), { [keep1.endpoint]: 1, [keep2.endpoint]: 1 });
+  // Converge rather than sample once: under emulation a probe of a kept master can miss its 1 s
+  // timeout twice and take it out for a moment; what is proven here is that the table ends up
+  // holding exactly the masters of the new manifest.
+  const expected = JSON.stringify({ [keep1.endpoint]: 1, [keep2.endpoint]: 1 });
+  await waitFor(() => JSON.stringify(cluster.weights()) === expected, 90_000, `${gone.name} to be pruned and the others kept`, () => `${JSON.stringify(cluster.weights())}\n${daemon.output()}`);
+  assert.ok(!(gone.endpoint in cluster.weights()));
   await daemon.stop();
 });
 
