@@ -11,7 +11,7 @@ import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { repoRoot } from '../test/harness/paths.ts';
-import { runInVm, VmError } from '../test/harness/vm.ts';
+import { runInVm, VmError, vmAccel, vmCpu } from '../test/harness/vm.ts';
 import { writeFileAtomic } from './lib/atomic-file.ts';
 import { type Calibration, calibrate, slowdown } from './lib/calibrate.ts';
 import type { Options } from './failover-bench.ts';
@@ -48,6 +48,11 @@ function splitArgs(argv: string[]): { vmTimeoutS?: number; out?: string; benchAr
 
 /** The benchmark checks its own options on the host (no VM, nothing touched) and echoes them. */
 function checkBenchOptions(benchArgs: string[]): Options {
+  if (benchArgs.includes('--help') || benchArgs.includes('-h')) {
+    process.stdout.write('usage: failover-run.ts [--vm-timeout SECONDS] [--out FILE] [failover-bench options...]\n  runs bench/failover-bench.ts in the VM; its options:\n');
+    process.stdout.write(spawnSync(process.execPath, [BENCH, '--help'], { encoding: 'utf8' }).stdout);
+    process.exit(0);
+  }
   const result = spawnSync(process.execPath, [BENCH, ...benchArgs, '--dry-run'], { encoding: 'utf8' });
   if (result.status !== 0) {
     process.stderr.write(result.stderr);
@@ -65,7 +70,7 @@ function estimateTimeoutS(options: Options): number {
 function hostFacts(): Record<string, string | number> {
   const cpu = /^model name\s*:\s*(.*)$/m.exec(readFileSync('/proc/cpuinfo', 'utf8'))?.[1] ?? 'unknown';
   const qemu = spawnSync('qemu-system-x86_64', ['--version'], { encoding: 'utf8' }).stdout?.split('\n')[0] ?? 'qemu not found';
-  return { cpu, cpus: os.cpus().length, kernel: os.release(), memoryMiB: Math.round(os.totalmem() / 1048576), qemu, vmCpu: process.env['LVSCARE_VM_CPU'] ?? 'max,-pku,-la57' };
+  return { cpu, cpus: os.cpus().length, kernel: os.release(), memoryMiB: Math.round(os.totalmem() / 1048576), qemu, vmCpu: vmCpu(), vmAccel: vmAccel() };
 }
 
 function loadAverage(): string {

@@ -19,6 +19,16 @@ import { loadCachedKernel } from './vm-kernel.ts';
 import { onProcessExit } from './process-cleanup.ts';
 import { renderJobScript, validateVmJob } from './vm-job.ts';
 
+/** qemu's -accel value: single-threaded TCG unless LVSCARE_VM_ACCEL says otherwise (why: see bootAndRun). */
+export function vmAccel(): string {
+  return process.env.LVSCARE_VM_ACCEL ?? 'tcg,thread=single';
+}
+
+/** qemu's -cpu value: `max` without PKU and LA57 unless LVSCARE_VM_CPU says otherwise. */
+export function vmCpu(): string {
+  return process.env.LVSCARE_VM_CPU ?? 'max,-pku,-la57';
+}
+
 export const QEMU_BIN = 'qemu-system-x86_64';
 export const DEFAULT_VM_TIMEOUT_MS = 10 * 60_000;
 
@@ -257,7 +267,7 @@ async function bootAndRun(plan: BootPlan): Promise<VmRunResult> {
     // (start-up ~2x slower when both are busy). V8 writes JIT code on one thread and runs it on
     // another, which is where an emulator race would show. PKU and LA57 stay off (an earlier
     // suspect; harmless). LVSCARE_VM_ACCEL and LVSCARE_VM_CPU override both for experiments.
-    '-machine', 'pc', '-accel', process.env.LVSCARE_VM_ACCEL ?? 'tcg,thread=single', '-cpu', process.env.LVSCARE_VM_CPU ?? 'max,-pku,-la57',
+    '-machine', 'pc', '-accel', vmAccel(), '-cpu', vmCpu(),
     '-smp', String(plan.cpus), '-m', String(plan.memoryMb),
     '-kernel', plan.vmlinuz, '-initrd', plan.initramfs, '-append', append,
     '-chardev', socket('console'), '-serial', 'chardev:console',
