@@ -12,7 +12,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { repoRoot } from '../test/harness/paths.ts';
 import { runInVm, VmError, vmAccel, vmCpu } from '../test/harness/vm.ts';
-import { writeFileAtomic } from './lib/atomic-file.ts';
+import { writeFileAtomic } from '@lvscare/lvscare/atomic-write';
 import { type Calibration, calibrate, slowdown } from './lib/calibrate.ts';
 import type { Options } from './failover-bench.ts';
 

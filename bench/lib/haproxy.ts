@@ -8,7 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { run } from '../../test/harness/command.ts';
 import type { BackgroundProcess, Netns } from '../../test/harness/netns.ts';
-import { writeFileAtomic } from './atomic-file.ts';
+import { writeFileAtomic } from '@lvscare/lvscare/atomic-write';
 
 export const HAPROXY_BIN = ['/usr/sbin/haproxy', '/usr/bin/haproxy'].find((candidate) => existsSync(candidate));
 export const KUBESPRAY_FRONTEND_PORT = 6443;

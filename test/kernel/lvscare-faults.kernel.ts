@@ -4,7 +4,6 @@
 // kubelet-like client behind the VIP saw.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { RouteClient } from '@lvscare/ipvs-native';
 import type { BackgroundProcess } from '../harness/netns.ts';
 import { Cluster, type Master, type VipClient, waitFor } from './lib/cluster.ts';
 
@@ -52,15 +51,10 @@ test('sealos arguments: every master at weight 1, masquerading, route VIP/32 via
   for (const destination of cluster.ipvsClient.listDestinations({ protocol: 'tcp', address: cluster.vip, port: 6443 })) {
     assert.equal(destination.forward, 'masq');
   }
-  const routes = RouteClient.open({ netns: cluster.worker.netns.name });
-  try {
-    const ours = routes.listRoutes({ destination: `${cluster.vip}/32` });
-    assert.equal(ours.length, 1, JSON.stringify(ours));
-    assert.equal(ours[0]?.gateway, cluster.workerIp);
-    assert.equal(ours[0]?.metric, 50);
-  } finally {
-    routes.close();
-  }
+  const ours = cluster.vipRoutes();
+  assert.equal(ours.length, 1, JSON.stringify(ours));
+  assert.equal(ours[0]?.gateway, cluster.workerIp);
+  assert.equal(ours[0]?.metric, 50);
   const sysctl = await cluster.worker.netns.exec(['cat', '/proc/sys/net/ipv4/vs/expire_nodest_conn']);
   assert.equal(sysctl.stdout.trim(), '1');
   assert.match(daemon.output(), /expire_nodest_conn/);

@@ -2,7 +2,6 @@
 // a rewritten manifest (pruning), -C cleaning only what is ours, and bad input touching nothing.
 import { after, afterEach, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { RouteClient } from '@lvscare/ipvs-native';
 import { Cluster, waitFor } from './lib/cluster.ts';
 
 let cluster: Cluster;
@@ -21,12 +20,7 @@ after(async () => {
 });
 
 function vipRoutes(): Array<{ gateway: string | undefined; metric: number }> {
-  const routes = RouteClient.open({ netns: cluster.worker.netns.name });
-  try {
-    return routes.listRoutes({ destination: `${cluster.vip}/32` }).map((r) => ({ gateway: r.gateway, metric: r.metric }));
-  } finally {
-    routes.close();
-  }
+  return cluster.vipRoutes().map((r) => ({ gateway: r.gateway, metric: r.metric }));
 }
 
 test('bad input: one line on stderr, exit 2, and the kernel table is untouched', async () => {

@@ -2,7 +2,6 @@
 // route mode, on a real kernel.
 import { after, afterEach, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { RouteClient } from '@lvscare/ipvs-native';
 import { Cluster, type Master, waitFor } from './lib/cluster.ts';
 
 const clusters: Cluster[] = [];
@@ -12,6 +11,25 @@ afterEach(async () => {
 after(async () => {
   for (const cluster of clusters.splice(0)) await cluster.destroy();
 });
+
+/** Fresh connections (a new client each time) through the VIP until every master has answered. */
+async function waitForAnswersFromEvery(cluster: Cluster, masters: readonly Master[], what: string): Promise<void> {
+  const seen = new Set<string>();
+  await waitFor(
+    async () => {
+      const client = await cluster.worker.netns.exec(
+        [process.execPath, '--input-type=module', '-e', `process.env.NODE_TLS_REJECT_UNAUTHORIZED='0'; const r = await fetch('https://${cluster.vs}/whoami'); console.log(await r.text());`],
+        { allowFailure: true, timeoutMs: 30_000, env: { ...process.env, NODE_NO_WARNINGS: '1' } as Record<string, string> },
+      );
+      if (client.code === 0) seen.add(client.stdout.trim());
+      return masters.every((m) => seen.has(m.name));
+    },
+    120_000,
+    what,
+    () => `seen ${[...seen].join(',')}`,
+    0,
+  );
+}
 
 test('link mode: the VIP on a dummy interface plus masquerade reaches a master on this very host and the others', async () => {
   const cluster = await Cluster.create({ masters: 2 });
@@ -33,21 +51,7 @@ test('link mode: the VIP on a dummy interface plus masquerade reaches a master o
   assert.equal((await cluster.worker.netns.exec(['cat', '/proc/sys/net/ipv4/vs/conntrack'])).stdout.trim(), '1');
 
   // Several new connections (fresh client each time) land on every destination, the local one included.
-  const seen = new Set<string>();
-  await waitFor(
-    async () => {
-      const client = await cluster.worker.netns.exec(
-        [process.execPath, '--input-type=module', '-e', `process.env.NODE_TLS_REJECT_UNAUTHORIZED='0'; const r = await fetch('https://${cluster.vs}/whoami'); console.log(await r.text());`],
-        { allowFailure: true, timeoutMs: 30_000, env: { ...process.env, NODE_NO_WARNINGS: '1' } as Record<string, string> },
-      );
-      if (client.code === 0) seen.add(client.stdout.trim());
-      return masters.every((m) => seen.has(m.name));
-    },
-    120_000,
-    'answers from the local master and both remote ones through the VIP',
-    () => `seen ${[...seen].join(',')}`,
-    0,
-  );
+  await waitForAnswersFromEvery(cluster, masters, 'answers from the local master and both remote ones through the VIP');
 
   // The local master dies: it leaves the table like any other.
   await local.kill();
@@ -81,21 +85,7 @@ test('link mode with LVSCARE_MASQUERADE=iptables: chains of our own, traffic to 
   const noTable = await cluster.worker.netns.exec(['nft', 'list', 'table', 'ip', 'lvscare'], { allowFailure: true });
   assert.notEqual(noTable.code, 0, 'no nftables table of ours in iptables mode');
 
-  const seen = new Set<string>();
-  await waitFor(
-    async () => {
-      const client = await cluster.worker.netns.exec(
-        [process.execPath, '--input-type=module', '-e', `process.env.NODE_TLS_REJECT_UNAUTHORIZED='0'; const r = await fetch('https://${cluster.vs}/whoami'); console.log(await r.text());`],
-        { allowFailure: true, timeoutMs: 30_000, env: { ...process.env, NODE_NO_WARNINGS: '1' } as Record<string, string> },
-      );
-      if (client.code === 0) seen.add(client.stdout.trim());
-      return masters.every((m) => seen.has(m.name));
-    },
-    120_000,
-    'answers from the local master and the remote one through the VIP',
-    () => `seen ${[...seen].join(',')}`,
-    0,
-  );
+  await waitForAnswersFromEvery(cluster, masters, 'answers from the local master and the remote one through the VIP');
 
   await cluster.stopProcesses();
   const clean = await cluster.lvscare(['care', '--vs', cluster.vs, '--mode', 'link', '--masqueradebit', '14', '-C'], env);
@@ -111,15 +101,10 @@ test('IPv6: a [v6]:port VIP in route mode balances over IPv6 masters and drops a
   clusters.push(cluster);
   const daemon = cluster.startDaemon();
   await waitFor(() => JSON.stringify(cluster.weights()) === JSON.stringify(cluster.allWeights(1)), 90_000, 'three IPv6 destinations', () => `${JSON.stringify(cluster.weights())}\n${daemon.output()}`);
-  const routes = RouteClient.open({ netns: cluster.worker.netns.name });
-  try {
-    const ours = routes.listRoutes({ destination: `${cluster.vip}/128` });
-    assert.equal(ours.length, 1, JSON.stringify(ours));
-    assert.equal(ours[0]?.source, cluster.workerIp);
-    assert.equal(ours[0]?.metric, 50);
-  } finally {
-    routes.close();
-  }
+  const ours = cluster.vipRoutes();
+  assert.equal(ours.length, 1, JSON.stringify(ours));
+  assert.equal(ours[0]?.source, cluster.workerIp);
+  assert.equal(ours[0]?.metric, 50);
   const client = cluster.startClient();
   await client.waitForSuccesses(5, 0, 60_000);
   const victim = cluster.masters[0] as Master;

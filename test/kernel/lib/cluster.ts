@@ -4,7 +4,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
-import { IpvsClient, RouteClient } from '@lvscare/ipvs-native';
+import { IpvsClient, RouteClient, type Route } from '@lvscare/ipvs-native';
 import { run } from '../../harness/command.ts';
 import { buildTopology, type BackgroundProcess, type Topology, type TopologyNode } from '../../harness/netns.ts';
 import { repoRoot } from '../../harness/paths.ts';
@@ -223,6 +223,16 @@ export class Cluster {
       .listDestinations({ protocol: 'tcp', address: this.vip, port: API_PORT })
       .map((d) => ({ endpoint: hostPort(d.address, d.port), weight: d.weight, activeConns: d.activeConns, inactiveConns: d.inactiveConns }))
       .sort((a, b) => a.endpoint.localeCompare(b.endpoint));
+  }
+
+  /** The worker's routes to the VIP (VIP/32, or VIP/128 for IPv6), read over rtnetlink. */
+  vipRoutes(): Route[] {
+    const routes = RouteClient.open({ netns: this.worker.netns.name });
+    try {
+      return routes.listRoutes({ destination: `${this.vip}/${this.family === 6 ? 128 : 32}` });
+    } finally {
+      routes.close();
+    }
   }
 
   /** endpoint -> weight, for compact assertions. */
