@@ -98,8 +98,10 @@ async function mirrorNode(t: TestContext, node: ReportedTestNode, where: string)
   await t.test(node.name, async (sub) => {
     sub.diagnostic(`${where}: ${formatDuration(node.durationMs)}`);
     for (const message of node.diagnostics) sub.diagnostic(message);
-    if (node.skip !== undefined) sub.skip(node.skip);
-    if (node.todo !== undefined) sub.todo(node.todo);
+    // A skip is not a pass: a kernel test that finds a feature or tool missing must fail and say
+    // what to install, so one that skipped (or was left todo) in the guest fails here.
+    if (node.skip !== undefined) throw new Error(`skipped in the ${where} (${node.skip || 'no reason given'}): kernel tests do not skip; fail with what to install instead`);
+    if (node.todo !== undefined) throw new Error(`marked todo in the ${where} (${node.todo || 'no reason given'}): kernel tests are finished or absent`);
     for (const child of node.children) await mirrorNode(sub, child, where);
     // A failed child already fails this test; anything else (a hook, a timeout, its own assertion) is rethrown.
     if (!node.passed && !node.children.some((child) => !child.passed)) throw rebuildError(node.error, `${node.name} failed in the ${where}`);
