@@ -17,7 +17,11 @@ export const IPPROTO_TCP = 6;
 export const IPPROTO_UDP = 17;
 export const IPPROTO_SCTP = 132;
 
+/** IP_VS_SVC_F_* service flags (include/uapi/linux/ip_vs.h). */
 export const IP_VS_SVC_F_PERSISTENT = 0x0001;
+/** Set by the kernel on every live service; never part of a service's configuration. */
+export const IP_VS_SVC_F_HASHED = 0x0002;
+export const IP_VS_SVC_F_ONEPACKET = 0x0004;
 
 export const protocolNumbers: Readonly<Record<Protocol, number>> = { tcp: IPPROTO_TCP, udp: IPPROTO_UDP, sctp: IPPROTO_SCTP };
 export const forwardNumbers: Readonly<Record<ForwardMethod, number>> = { masq: 0, local: 1, tunnel: 2, route: 3 };
