@@ -26,5 +26,4 @@ export {
   type HostsEditResult,
 } from "./hosts/hosts-file.ts";
 export { editHostsFile } from "./hosts/hosts-io.ts";
-export { writeFileAtomic } from "./fs/atomic-write.ts";
 export { main } from "./cli/main.ts";

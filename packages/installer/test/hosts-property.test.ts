@@ -6,7 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { formatIp, parseIp } from "../src/net/ip.ts";
+import { formatIp, parseIp } from "@lvscare/contracts/ip";
 import { BLOCK_BEGIN, BLOCK_END, readManagedEntries, removeHostsEntries, setHostsEntries, type HostsEntry } from "../src/hosts/hosts-file.ts";
 import { SeededRandom } from "./helpers/seeded-random.ts";
 

@@ -7,10 +7,10 @@ import assert from "node:assert/strict";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
+import { LVSCARE_MANIFEST_PATH } from "@lvscare/contracts/names";
 import { decodeConfigFile, encodeConfigFile } from "../src/kubeadm/documents.ts";
 import { renderKubeadmDocuments } from "../src/kubeadm/render.ts";
 import { PLAN_FILE_NAME } from "../src/plan/plan.ts";
-import { LVSCARE_MANIFEST } from "../src/render/render-cluster.ts";
 import { clusterSpec, FIXED_SECRETS, hostPath, renderToTemporaryDir, type RenderedDir } from "./helpers/fixtures.ts";
 
 const GOLDEN_DIR = join(import.meta.dirname, "golden");
@@ -77,7 +77,7 @@ for (const [version, apiVersion] of [
       for (const host of spec.hosts.filter((candidate) => candidate.role === "worker")) {
         matchesGolden(
           `${minor}/${host.hostname}.kube-sealos-lvscare.yaml`,
-          readFileSync(hostPath(render.dir, host.addressText, LVSCARE_MANIFEST), "utf8"),
+          readFileSync(hostPath(render.dir, host.addressText, LVSCARE_MANIFEST_PATH), "utf8"),
         );
       }
     });

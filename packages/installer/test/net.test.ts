@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
+import { formatIp, joinHostPort, parseIp, sameIp, specialUseReason } from "@lvscare/contracts/ip";
 import { cidrContains, cidrsOverlap, formatCidr, hostCidr, nthAddress, parseCidr, type Cidr } from "../src/net/cidr.ts";
-import { formatIp, joinHostPort, parseIp, sameIp, specialUseReason } from "../src/net/ip.ts";
 
 function ip(text: string) {
   const parsed = parseIp(text);
@@ -29,7 +29,7 @@ describe("IP addresses", () => {
       ["2001:db8:0:0:1:0:0:1", "2001:db8::1:0:0:1"],
       ["2001:db8:0:1:1:1:1:1", "2001:db8:0:1:1:1:1:1"],
       ["::", "::"],
-      ["::ffff:10.0.0.1", "::ffff:a00:1"],
+      ["::ffff:10.0.0.1", "::ffff:10.0.0.1"],
       ["fd00::", "fd00::"],
     ];
     for (const [input, canonical] of cases) assert.equal(formatIp(ip(input)), canonical, input);

@@ -1,6 +1,7 @@
 /** The validated description of a cluster: everything rendering needs, nothing left to parse. */
 import type { Cidr } from "../net/cidr.ts";
-import type { IpAddress } from "../net/ip.ts";
+import type { IpAddress } from "@lvscare/contracts/ip";
+import { API_SERVER_HOST_NAME, API_SERVER_PORT, DEFAULT_LVSCARE_IMAGE, DEFAULT_VIP } from "@lvscare/contracts/names";
 import type { KubeadmApiVersion, KubernetesVersion } from "./version.ts";
 
 export type HostRole = "master" | "worker";
@@ -23,7 +24,7 @@ export interface ClusterSpec {
   readonly name: string;
   readonly kubernetesVersion: KubernetesVersion;
   readonly kubeadmApiVersion: KubeadmApiVersion;
-  /** The address lvscare gives every worker for the API servers (sealos's default 10.103.97.2). */
+  /** The address lvscare gives every worker for the API servers (default: sealos's). */
   readonly vip: IpAddress;
   readonly apiServerPort: number;
   /** The DNS name in controlPlaneEndpoint, resolved through /etc/hosts on every node. */
@@ -45,7 +46,7 @@ export interface ClusterSpec {
 export const DEFAULTS = {
   cluster: "default",
   kubernetesVersion: "v1.31.2",
-  vip: "10.103.97.2",
+  vip: DEFAULT_VIP,
   podCidr: "100.64.0.0/10",
   serviceCidr: "10.96.0.0/22",
   dnsDomain: "cluster.local",
@@ -53,11 +54,10 @@ export const DEFAULTS = {
   certValidity: "99y",
   criSocket: "unix:///run/containerd/containerd.sock",
   cgroupDriver: "systemd",
-  // Our daemon built from images/lvscare and imported into containerd on each worker (offline
-  // installs have no registry); --lvscare-image points elsewhere.
-  lvscareImage: "localhost/lvscare:0.1.0",
-  apiServerName: "apiserver.cluster.local",
-  apiServerPort: 6443,
+  // --lvscare-image points elsewhere.
+  lvscareImage: DEFAULT_LVSCARE_IMAGE,
+  apiServerName: API_SERVER_HOST_NAME,
+  apiServerPort: API_SERVER_PORT,
 } as const;
 
 export function mastersOf(spec: ClusterSpec): HostSpec[] {

@@ -4,7 +4,7 @@
  */
 import { InputError } from "../errors.ts";
 import { cidrContains, cidrsOverlap, formatCidr, parseCidr, type Cidr } from "../net/cidr.ts";
-import { bitsOf, formatIp, parseIp, sameIp, specialUseReason, type IpAddress } from "../net/ip.ts";
+import { bitsOf, formatIp, parseIp, sameIp, specialUseReason, type IpAddress } from "@lvscare/contracts/ip";
 import { parseValidity } from "./duration.ts";
 import { isDnsSubdomain, isSanDnsName } from "./names.ts";
 import { DEFAULTS, KEY_ALGORITHMS, type ClusterSpec, type HostSpec, type KeyAlgorithm } from "./spec.ts";

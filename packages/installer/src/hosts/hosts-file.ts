@@ -5,7 +5,8 @@
  * the same functions serve local files and, over SSH, remote ones.
  */
 import { InputError } from "../errors.ts";
-import { formatIp, parseIp } from "../net/ip.ts";
+import { hostsLineFields } from "@lvscare/contracts/hosts";
+import { formatIp, parseIp } from "@lvscare/contracts/ip";
 
 export const BLOCK_BEGIN = "# BEGIN seal managed hosts (written by `seal hosts`; edit with it, not by hand)";
 export const BLOCK_END = "# END seal managed hosts";
@@ -83,23 +84,15 @@ function parse(text: string): ParsedHosts {
   return { lines, block: { begin, end } };
 }
 
-/** `IP name...` of a line, without its comment; undefined for blank and comment-only lines. */
-function fieldsOf(line: string): { ip: string; names: string[] } | undefined {
-  const [data = ""] = line.split("#", 1);
-  const fields = data.trim().split(/[ \t]+/).filter((field) => field !== "");
-  const [ip, ...names] = fields;
-  return ip === undefined ? undefined : { ip, names };
-}
-
 function managedEntries(parsed: ParsedHosts): HostsEntry[] {
   if (parsed.block === undefined) return [];
   const entries: HostsEntry[] = [];
   for (const line of parsed.lines.slice(parsed.block.begin + 1, parsed.block.end)) {
-    const fields = fieldsOf(line.text);
+    const fields = hostsLineFields(line.text);
     if (fields === undefined) continue;
     // Hand edits may spell an address differently; the block is rewritten canonical.
-    const ip = parseIp(fields.ip);
-    for (const name of fields.names) entries.push({ name, ip: ip === undefined ? fields.ip : formatIp(ip) });
+    const ip = parseIp(fields.address);
+    for (const name of fields.names) entries.push({ name, ip: ip === undefined ? fields.address : formatIp(ip) });
   }
   return entries;
 }
@@ -199,16 +192,16 @@ function findConflicts(text: string): HostsConflict[] {
   const conflicts: HostsConflict[] = [];
   parsed.lines.forEach((line, index) => {
     if (parsed.block !== undefined && index >= parsed.block.begin && index <= parsed.block.end) return;
-    const fields = fieldsOf(line.text);
+    const fields = hostsLineFields(line.text);
     if (fields === undefined) return;
     const lineNames = fields.names.filter((name, i) => fields.names.findIndex((other) => sameName(other, name)) === i);
     for (const name of lineNames) {
       const entry = managed.find((candidate) => sameName(candidate.name, name));
       if (entry === undefined) continue;
-      const ip = parseIp(fields.ip);
+      const ip = parseIp(fields.address);
       const sameAddress = ip !== undefined && formatIp(ip) === entry.ip;
       const userLineWins = parsed.block === undefined || index < parsed.block.begin;
-      conflicts.push({ name: entry.name, line: index + 1, ip: fields.ip, sameAddress, userLineWins });
+      conflicts.push({ name: entry.name, line: index + 1, ip: fields.address, sameAddress, userLineWins });
     }
   });
   return conflicts;

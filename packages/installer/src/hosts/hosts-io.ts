@@ -4,12 +4,13 @@
  * another writer changes the file between our read and our rename, we start over rather than
  * drop their change.
  */
-import { link, lstat, readFile, realpath, rename, stat, unlink } from "node:fs/promises";
+import { lstat, readFile, realpath, rename, stat, unlink } from "node:fs/promises";
 import { dirname } from "node:path";
-import { fsyncDirectory, writeTemporarySibling } from "../fs/atomic-write.ts";
+import { createFileExclusive, fsyncDirectory, writeTemporarySibling } from "@lvscare/contracts/atomic-write";
 import type { HostsEditResult } from "./hosts-file.ts";
 
 const NEW_FILE_MODE = 0o644;
+const WRITER = "seal";
 const ATTEMPTS = 5;
 
 interface Snapshot {
@@ -74,21 +75,17 @@ export async function editHostsFile(path: string, edit: (text: string) => HostsE
 /** Writes a temporary copy, then renames it over `target` only if `target` is still as read. */
 async function replaceIfUnchanged(target: string, text: string, before: Snapshot): Promise<boolean> {
   if (before.identity === undefined) {
-    // New file: link(2) refuses to replace one that appeared meanwhile.
-    const staging = await writeTemporarySibling(target, text, { mode: before.mode });
+    // New file: refuse to replace one that appeared meanwhile.
     try {
-      await link(staging, target);
+      createFileExclusive(target, text, { mode: before.mode, writer: WRITER });
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code === "EEXIST") return false;
       throw error;
-    } finally {
-      await unlink(staging).catch(() => undefined);
     }
-    await fsyncDirectory(dirname(target));
     return true;
   }
   const owner = before.uid !== undefined && before.gid !== undefined ? { uid: before.uid, gid: before.gid } : {};
-  const staging = await writeTemporarySibling(target, text, { mode: before.mode, ...owner });
+  const staging = writeTemporarySibling(target, text, { mode: before.mode, writer: WRITER, ...owner });
   if ((await identityOf(target)) !== before.identity) {
     await unlink(staging).catch(() => undefined);
     return false;
@@ -102,6 +99,6 @@ async function replaceIfUnchanged(target: string, text: string, before: Snapshot
     }
     throw error;
   }
-  await fsyncDirectory(dirname(target));
+  fsyncDirectory(dirname(target));
   return true;
 }

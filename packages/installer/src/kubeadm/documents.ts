@@ -2,11 +2,11 @@
  * The documents of a kubeadm --config file, found by apiVersion and kind and decoded strictly.
  * This is how tests (and anyone holding a rendered file) prove it is what kubeadm will read.
  */
+import { parseYamlDocuments, toMultiDocumentYaml } from "@lvscare/contracts/yaml";
 import type { Codec } from "./codec.ts";
 import * as componentConfigs from "./component-configs.ts";
 import * as v1beta3 from "./v1beta3.ts";
 import * as v1beta4 from "./v1beta4.ts";
-import { parseYamlDocuments, toMultiDocumentYaml } from "./yaml.ts";
 
 export type ConfigDocument =
   | v1beta3.InitConfiguration

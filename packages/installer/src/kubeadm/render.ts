@@ -3,11 +3,11 @@
  * KubeProxy and Kubelet configurations; every other host runs `kubeadm join`. Pure: the secrets
  * (bootstrap token, CA pin) come in as arguments, so the same inputs give the same bytes.
  */
+import { formatIp, joinHostPort } from "@lvscare/contracts/ip";
 import { goDurationFromHours } from "../cluster/duration.ts";
 import { master0Of, mastersOf, type ClusterSpec, type HostSpec } from "../cluster/spec.ts";
 import { kubeletConfigHasRuntimeEndpoint } from "../cluster/version.ts";
 import { formatCidr, hostCidr } from "../net/cidr.ts";
-import { formatIp, joinHostPort } from "../net/ip.ts";
 import {
   KUBE_PROXY_API_VERSION,
   KUBELET_API_VERSION,

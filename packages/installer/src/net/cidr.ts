@@ -1,5 +1,5 @@
 /** CIDR blocks for the pod and service networks and the checks kubeadm's users trip over. */
-import { bitsOf, formatIp, parseIp, type IpAddress } from "./ip.ts";
+import { bitsOf, formatIp, parseIp, type IpAddress } from "@lvscare/contracts/ip";
 
 export interface Cidr {
   readonly network: IpAddress;

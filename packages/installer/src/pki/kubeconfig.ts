@@ -1,5 +1,5 @@
 /** A kubeconfig with embedded credentials, laid out as kubeadm's kubeconfig phase writes it. */
-import { toKubernetesYaml } from "../kubeadm/yaml.ts";
+import { toKubernetesYaml } from "@lvscare/contracts/yaml";
 
 export interface KubeconfigContent {
   readonly clusterName: string;

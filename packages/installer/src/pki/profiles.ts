@@ -6,7 +6,7 @@
 import type { ClusterSpec, HostSpec } from "../cluster/spec.ts";
 import { hasSuperAdmin } from "../cluster/version.ts";
 import { nthAddress } from "../net/cidr.ts";
-import { formatIp, joinHostPort, parseIp } from "../net/ip.ts";
+import { formatIp, joinHostPort, parseIp } from "@lvscare/contracts/ip";
 import { apiServerCertSans } from "../kubeadm/render.ts";
 import type { ExtendedUsage, Subject } from "./certificates.ts";
 

@@ -13,7 +13,6 @@ export const PUBLIC_MODE = 0o644;
 
 export const KUBERNETES_DIR = "/etc/kubernetes";
 export const PKI_DIR = "/etc/kubernetes/pki";
-export const MANIFESTS_DIR = "/etc/kubernetes/manifests";
 
 export function formatMode(mode: number): string {
   return `0${mode.toString(8).padStart(3, "0")}`;

@@ -4,19 +4,16 @@
  * here; write-output.ts does that once all of it exists.
  */
 import { renderLvscareStaticPod } from "@lvscare/lvscare/static-pod";
+import { formatIp, joinHostPort } from "@lvscare/contracts/ip";
+import { LVSCARE_MANIFEST_PATH, NODE_IP_HOST_NAME } from "@lvscare/contracts/names";
 import { master0Of, mastersOf, type ClusterSpec, type HostSpec } from "../cluster/spec.ts";
 import { generateBootstrapToken } from "../kubeadm/bootstrap-token.ts";
 import { decodeConfigFile, encodeConfigFile } from "../kubeadm/documents.ts";
 import { controlPlaneEndpoint, renderKubeadmDocuments, type JoinSecrets } from "../kubeadm/render.ts";
-import { formatIp, joinHostPort } from "../net/ip.ts";
 import { buildClusterPki, type PkiDirFile } from "../pki/cluster-pki.ts";
 import type { PkiDirContents } from "../pki/pki-dir.ts";
-import { formatMode, MANIFESTS_DIR, SECRET_MODE, type HostFile } from "../plan/files.ts";
+import { formatMode, SECRET_MODE, type HostFile } from "../plan/files.ts";
 import { PLAN_FORMAT_VERSION, type Plan, type PlanFile, type PlanHost, type PlanHostsEntry } from "../plan/plan.ts";
-
-export const LVSCARE_MANIFEST = `${MANIFESTS_DIR}/kube-sealos-lvscare.yaml`;
-/** lvscare's route-mode gateway name (sealos): the worker's own address. */
-export const LVSCARE_NODE_IP_NAME = "lvscare.node.ip";
 
 export interface OutputFile {
   readonly mode: number;
@@ -112,7 +109,7 @@ export function initialHostsEntries(spec: ClusterSpec, host: HostSpec): PlanHost
   if (host.role === "master") return [{ ip: master0Of(spec).addressText, names: [spec.apiServerName] }];
   return [
     { ip: formatIp(spec.vip), names: [spec.apiServerName] },
-    { ip: host.addressText, names: [LVSCARE_NODE_IP_NAME] },
+    { ip: host.addressText, names: [NODE_IP_HOST_NAME] },
   ];
 }
 
@@ -127,5 +124,5 @@ function lvscarePod(spec: ClusterSpec, host: HostSpec): HostFile {
     image: spec.lvscareImage,
     nodeIp: host.addressText,
   });
-  return { path: LVSCARE_MANIFEST, mode: SECRET_MODE, content };
+  return { path: LVSCARE_MANIFEST_PATH, mode: SECRET_MODE, content };
 }

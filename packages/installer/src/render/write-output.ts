@@ -6,8 +6,8 @@
 import { randomBytes } from "node:crypto";
 import { mkdir, readdir, rename, rm, stat } from "node:fs/promises";
 import { basename, dirname, join, resolve } from "node:path";
+import { createFileExclusive, fsyncDirectory, writeFileAtomic } from "@lvscare/contracts/atomic-write";
 import { InputError } from "../errors.ts";
-import { createFileExclusive, fsyncDirectory, writeFileAtomic } from "../fs/atomic-write.ts";
 import { PLAN_FILE_NAME, planToJson } from "../plan/plan.ts";
 import type { RenderedCluster } from "./render-cluster.ts";
 
@@ -34,13 +34,13 @@ export async function writeRenderOutput(outDir: string, rendered: RenderedCluste
   await mkdir(staging, { mode: 0o700 });
   try {
     for (const [source, file] of rendered.files) {
-      await writeFileAtomic(join(staging, source), file.content, { mode: file.mode });
+      writeFileAtomic(join(staging, source), file.content, { mode: file.mode, parentMode: 0o700, writer: "seal" });
     }
-    await writeFileAtomic(join(staging, PLAN_FILE_NAME), planToJson(rendered.plan), { mode: 0o644 });
+    writeFileAtomic(join(staging, PLAN_FILE_NAME), planToJson(rendered.plan), { mode: 0o644, writer: "seal" });
     if (pkiDir !== undefined) await persistPkiDir(pkiDir, rendered);
     // rename(2) replaces an empty directory, so an existing empty output works too.
     await rename(staging, target);
-    await fsyncDirectory(dirname(target));
+    fsyncDirectory(dirname(target));
   } catch (error) {
     await rm(staging, { recursive: true, force: true });
     throw error;
@@ -52,7 +52,7 @@ async function persistPkiDir(pkiDir: string, rendered: RenderedCluster): Promise
   for (const file of rendered.newPkiDirFiles) {
     const path = join(pkiDir, file.relativePath);
     try {
-      await createFileExclusive(path, file.content, { mode: file.mode });
+      createFileExclusive(path, file.content, { mode: file.mode, parentMode: 0o700, writer: "seal" });
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code === "EEXIST") {
         throw new InputError(`--pki-dir: ${path} appeared while rendering (another seal run?); it was kept, nothing rendered`);

@@ -1,6 +1,6 @@
 /** What openssl (the real one) reads from our certificates and keys. */
 import { writeFile } from "node:fs/promises";
-import { parseIp, formatIp } from "../../src/net/ip.ts";
+import { parseIp, formatIp } from "@lvscare/contracts/ip";
 import { requireTool, run, runOk } from "./tools.ts";
 
 export interface CertificateReading {
