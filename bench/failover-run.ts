@@ -12,7 +12,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { repoRoot } from '../test/harness/paths.ts';
 import { runInVm, VmError, vmAccel, vmCpu } from '../test/harness/vm.ts';
-import { writeFileAtomic } from '@lvscare/lvscare/atomic-write';
+import { writeFileAtomic } from '@lvscare/contracts/atomic-write';
 import { type Calibration, calibrate, slowdown } from './lib/calibrate.ts';
 import type { Options } from './failover-bench.ts';
 
@@ -126,7 +126,7 @@ process.stdout.write(`${lines.join('\n')}\n`);
 const combined = JSON.stringify({ bench: 'failover-run', host, hostLoadAverage: { start: loadStart, end: loadEnd }, hostCalibration, slowdown: factors, vm: JSON.parse(recordLine) as unknown });
 process.stdout.write(`${combined}\n`);
 if (out !== undefined) {
-  writeFileAtomic(out, `${combined}\n`);
+  writeFileAtomic(out, `${combined}\n`, { mode: 0o644, parentMode: 0o755 });
   say(`record written to ${out}`);
 }
 process.exit(code);

@@ -8,7 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { run } from '../../test/harness/command.ts';
 import type { BackgroundProcess, Netns } from '../../test/harness/netns.ts';
-import { writeFileAtomic } from '@lvscare/lvscare/atomic-write';
+import { writeFileAtomic } from '@lvscare/contracts/atomic-write';
 
 export const HAPROXY_BIN = ['/usr/sbin/haproxy', '/usr/bin/haproxy'].find((candidate) => existsSync(candidate));
 export const KUBESPRAY_FRONTEND_PORT = 6443;
@@ -138,7 +138,7 @@ export class Haproxy {
     try {
       const statsSocket = path.join(dir, 'stats.sock');
       const configPath = path.join(dir, 'haproxy.cfg');
-      writeFileAtomic(configPath, kubesprayHaproxyConfig(servers, statsSocket), 0o600);
+      writeFileAtomic(configPath, kubesprayHaproxyConfig(servers, statsSocket), { mode: 0o600 });
       await run([HAPROXY_BIN, '-c', '-q', '-f', configPath]);
       const child = netns.spawn([HAPROXY_BIN, '-db', '-f', configPath]);
       const haproxy = new Haproxy(child, dir, configPath, statsSocket);

@@ -3,13 +3,13 @@
  * name, namespace, arguments, privileges and mounts, so nodes installed by either tool look alike.
  * Ours adds a liveness probe on the daemon's /healthz when the metrics server is enabled.
  */
-import { stringify } from "yaml";
+import { LVSCARE_COMMAND, LVSCARE_STATIC_POD_NAME } from "@lvscare/contracts/names";
+import { toKubernetesYaml } from "@lvscare/contracts/yaml";
 import { isUnspecifiedIp, parseListenAddress } from "./address.ts";
 import { UsageError } from "./errors.ts";
 import { parseServerList } from "./servers.ts";
 
-export const DEFAULT_STATIC_POD_NAME = "kube-sealos-lvscare";
-export const LVSCARE_COMMAND = "/usr/bin/lvscare";
+export { LVSCARE_COMMAND, LVSCARE_STATIC_POD_NAME as DEFAULT_STATIC_POD_NAME } from "@lvscare/contracts/names";
 
 export interface LvscareStaticPodOptions {
   /** Virtual server `IP:port` (e.g. 10.103.97.2:6443). */
@@ -31,9 +31,9 @@ export interface LvscareStaticPodOptions {
 // DNS-1123 label: kubelet refuses other pod names, better to say so before writing the file.
 const POD_NAME = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
 
-/** Renders the manifest as YAML; throws UsageError on bad input, so nothing half-valid is written. */
+/** Renders the manifest as YAML the kubelet reads; throws UsageError on bad input, so nothing half-valid is written. */
 export function renderLvscareStaticPod(opts: LvscareStaticPodOptions): string {
-  const name = opts.name ?? DEFAULT_STATIC_POD_NAME;
+  const name = opts.name ?? LVSCARE_STATIC_POD_NAME;
   if (!POD_NAME.test(name)) {
     throw new UsageError(`--name: "${name}" is not a valid pod name (lower-case DNS label, at most 63 characters)`);
   }
@@ -82,7 +82,7 @@ export function renderLvscareStaticPod(opts: LvscareStaticPodOptions): string {
     },
     status: {},
   };
-  return stringify(pod, { indentSeq: false, lineWidth: 0 });
+  return toKubernetesYaml(pod);
 }
 
 function livenessProbe(metricsAddr: string): Record<string, unknown> {
