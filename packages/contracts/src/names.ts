@@ -14,6 +14,9 @@ export const LVSCARE_VERSION = "0.1.0";
  */
 export const DEFAULT_LVSCARE_IMAGE = `localhost/lvscare:${LVSCARE_VERSION}`;
 
+/** Where the installer writes the names below and the daemon reads NODE_IP_HOST_NAME. */
+export const HOSTS_FILE = "/etc/hosts";
+
 /** The hosts-file name of a worker's own address: lvscare's route-mode gateway. */
 export const NODE_IP_HOST_NAME = "lvscare.node.ip";
 

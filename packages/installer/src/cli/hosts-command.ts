@@ -4,8 +4,6 @@ import { describeConflict, removeHostsEntries, setHostsEntries, type HostsConfli
 import { editHostsFile } from "../hosts/hosts-io.ts";
 import type { Output } from "./output.ts";
 
-export const DEFAULT_HOSTS_FILE = "/etc/hosts";
-
 export function parseHostsAssignments(assignments: readonly string[]): HostsEntry[] {
   if (assignments.length === 0) throw new InputError("hosts set: give at least one NAME=IP");
   return assignments.map((assignment) => {

@@ -3,9 +3,10 @@
  * written), 1 anything else (an I/O failure, a bug).
  */
 import { Command, CommanderError, Option } from "commander";
+import { HOSTS_FILE } from "@lvscare/contracts/names";
 import { DEFAULTS } from "../cluster/spec.ts";
 import { InputError } from "../errors.ts";
-import { DEFAULT_HOSTS_FILE, runHostsRemove, runHostsSet } from "./hosts-command.ts";
+import { runHostsRemove, runHostsSet } from "./hosts-command.ts";
 import { streamOutput, type Output } from "./output.ts";
 import { runRender } from "./render-command.ts";
 
@@ -76,13 +77,13 @@ function buildProgram(out: Output): Command {
   hosts
     .command("set")
     .description("add or update NAME=IP entries in the managed block")
-    .option("--file <path>", "hosts file", DEFAULT_HOSTS_FILE)
+    .option("--file <path>", "hosts file", HOSTS_FILE)
     .argument("<entries...>", "NAME=IP")
     .action(async (entries: string[], flags: { file: string }) => runHostsSet(flags.file, entries, out));
   hosts
     .command("remove")
     .description("remove names from the managed block (the block goes when empty)")
-    .option("--file <path>", "hosts file", DEFAULT_HOSTS_FILE)
+    .option("--file <path>", "hosts file", HOSTS_FILE)
     .argument("<names...>", "NAME")
     .action(async (names: string[], flags: { file: string }) => runHostsRemove(flags.file, names, out));
   return program;
