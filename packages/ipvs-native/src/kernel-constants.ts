@@ -6,7 +6,8 @@ import { constants as osConstants } from 'node:os';
 //   object named by its C prefix, so `IPVS_CMD.NEW_DEST` is C's IPVS_CMD_NEW_DEST, and the names
 //   printed in errors are derived from it (see the end of this file);
 // - flags, masks, sizes and single values are plain constants named exactly as in C.
-// Only what the package uses is here. Linux x86_64/arm64 values (the only hosts it supports).
+// Only what the package uses is here (IPVS_DEST_ATTR lists the TUN_* types the kernel sends and
+// the decoder skips). Linux x86_64/arm64 values, the only hosts the package supports.
 
 // ---------------------------------------------------------------------------------------------
 // Sockets, files, namespaces (sys/socket.h, fcntl.h, sched.h, netinet/in.h)
