@@ -12,7 +12,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import os from 'node:os';
 import { IpvsClient, type AddressServiceKey } from '@lvscare/ipvs-native';
-import { checkServiceKey, ipvsCodec, openIpvsChannel } from '@lvscare/ipvs-native/internals';
+import { checkServiceKey, encodeGetDests, openIpvsChannel } from '@lvscare/ipvs-native/internals';
 
 const DESTS = Number(process.env['IPVS_BENCH_DESTS'] ?? 10_000);
 const ROUNDS = Number(process.env['IPVS_BENCH_ROUNDS'] ?? 15);
@@ -101,7 +101,7 @@ try {
     for (let round = 0; round < ROUNDS; round++) {
       raw.push(
         time(() => {
-          rawBytes = channel.receiveDumpBytes(ipvsCodec.encodeGetDests(wireKey), 'IPVS_CMD_GET_DEST');
+          rawBytes = channel.receiveDumpBytes(encodeGetDests(wireKey));
         }),
       );
       decoded.push(

@@ -1,7 +1,6 @@
-import { IpvsError, absentOn, errnoNumber } from './errors.ts';
+import { IpvsError, absentOn } from './errors.ts';
 import { GenlChannel, resolveFamily, type GenlFamily } from './genl.ts';
 import {
-  IPVS_GENL_NAME,
   decodeConfigMessage,
   decodeDestinationMessage,
   decodeInfoMessage,
@@ -20,11 +19,12 @@ import {
   encodeSetDest,
   encodeSetService,
   encodeZero,
-  ipvsCommandNames,
 } from './ipvs-codec.ts';
 import { checkDestKey, checkDestSpec, checkServiceKey, checkServiceSpec, checkTimeouts } from './ipvs-wire.ts';
+import { ERRNO, IPVS_GENL_NAME, NETLINK_GENERIC } from './kernel-constants.ts';
 import { modprobeOnce } from './modprobe.ts';
-import { NETLINK_GENERIC, NetlinkSocket, type ReceivedMessage } from './netlink.ts';
+import { NetlinkSocket, type ReceivedMessage } from './netlink.ts';
+import type { NetlinkRequest } from './nlmsg.ts';
 import type { Destination, DestinationSpec, IpvsInfo, IpvsTimeouts, Service, ServiceKey, ServiceSpec } from './types.ts';
 
 export interface IpvsClientOptions {
@@ -35,7 +35,7 @@ export interface IpvsClientOptions {
 function unavailable(detail: string): IpvsError {
   return new IpvsError({
     kind: 'ipvs-unavailable',
-    errno: errnoNumber('ENOENT'),
+    errno: ERRNO.ENOENT,
     command: 'CTRL_CMD_GETFAMILY',
     message:
       `IPVS is not available in this kernel: it has no generic netlink family "${IPVS_GENL_NAME}" (${detail}). ` +
@@ -186,10 +186,8 @@ export class IpvsClient {
     this.send(encodeZero(wire), wire?.label);
   }
 
-  private send(message: Buffer, subject: string | undefined, onMessage?: (m: ReceivedMessage) => void): void {
-    const command = ipvsCommandNames[message[16] as number] ?? `IPVS command ${message[16]}`;
-    this.channel.request(message, {
-      command,
+  private send(request: NetlinkRequest, subject: string | undefined, onMessage?: (m: ReceivedMessage) => void): void {
+    this.channel.request(request, {
       ...(subject === undefined ? {} : { subject }),
       ...(onMessage === undefined ? {} : { onMessage }),
     });
@@ -199,7 +197,7 @@ export class IpvsClient {
     if (value !== undefined) return value;
     throw new IpvsError({
       kind: 'malformed-message',
-      errno: errnoNumber('EBADMSG'),
+      errno: ERRNO.EBADMSG,
       command,
       message: `${command}: the kernel acknowledged without sending the expected reply`,
     });

@@ -1,5 +1,5 @@
-import { constants as osConstants } from 'node:os';
 import { getSystemErrorMessage } from 'node:util';
+import { ERRNO, errnoName } from './kernel-constants.ts';
 
 /**
  * Where an error came from, so callers can tell "the kernel refused" from "we refused before
@@ -30,10 +30,6 @@ export interface IpvsErrorInit {
   cause?: unknown;
 }
 
-const errnoNames: ReadonlyMap<number, string> = new Map(
-  Object.entries(osConstants.errno).map(([name, value]) => [value, name]),
-);
-
 /** The C library's description of an errno ("file already exists"). */
 export function errnoText(errno: number): string {
   try {
@@ -41,18 +37,6 @@ export function errnoText(errno: number): string {
   } catch {
     return `error ${errno}`;
   }
-}
-
-/** errno number -> symbolic name ("EEXIST"); unknown numbers become "E<n>". */
-export function errnoName(errno: number): string {
-  return errnoNames.get(errno) ?? `E${errno}`;
-}
-
-/** Symbolic name -> errno number, for the names this package uses. */
-export function errnoNumber(name: string): number {
-  const value = (osConstants.errno as Record<string, number | undefined>)[name];
-  if (value === undefined) throw new Error(`unknown errno name ${name}`);
-  return value;
 }
 
 /**
@@ -100,14 +84,14 @@ export function absentOn<T>(code: string, fn: () => T | undefined): T | undefine
 
 /** Argument validation failure: thrown before anything is sent to the kernel. */
 export function invalidInput(command: string, message: string): IpvsError {
-  return new IpvsError({ kind: 'invalid-input', errno: errnoNumber('EINVAL'), command, message: `${command}: ${message}` });
+  return new IpvsError({ kind: 'invalid-input', errno: ERRNO.EINVAL, command, message: `${command}: ${message}` });
 }
 
 /** A message that does not follow the netlink/IPVS layout. */
 export function malformed(context: string, message: string): IpvsError {
   return new IpvsError({
     kind: 'malformed-message',
-    errno: errnoNumber('EBADMSG'),
+    errno: ERRNO.EBADMSG,
     command: context,
     message: `malformed netlink message (${context}): ${message}`,
   });

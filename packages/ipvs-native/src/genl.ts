@@ -1,21 +1,15 @@
 import { absentOn, invalidInput, isIpvsError, malformed } from './errors.ts';
+import { CTRL_ATTR, CTRL_CMD, GENL_HDRLEN, GENL_ID_CTRL, GENL_NAMSIZ, NLMSG_HDRLEN, ctrlCommandName } from './kernel-constants.ts';
 import type { NetlinkSocket, RequestOptions } from './netlink.ts';
-import { MessageWriter, NLMSG_HDRLEN, NLM_F_ACK, NLM_F_REQUEST, parseAttrs, type MessageHeader } from './nlmsg.ts';
+import { PayloadWriter, parseAttrs, type MessageHeader, type NetlinkRequest } from './nlmsg.ts';
 
 // Generic netlink: a 4-byte genlmsghdr after the netlink header, and families whose numeric id
 // is assigned at registration and must be looked up by name through the "nlctrl" family.
 
-export const GENL_HDRLEN = 4;
-export const GENL_ID_CTRL = 0x10;
-export const CTRL_CMD_NEWFAMILY = 1;
-export const CTRL_CMD_GETFAMILY = 3;
-export const CTRL_ATTR_FAMILY_ID = 1;
-export const CTRL_ATTR_FAMILY_NAME = 2;
-export const CTRL_ATTR_VERSION = 3;
-export const CTRL_ATTR_HDRSIZE = 4;
-export const CTRL_ATTR_MAXATTR = 5;
-/** GENL_NAMSIZ - 1: family names are at most 15 characters. */
-export const GENL_MAX_NAME_LENGTH = 15;
+/** Family names are at most GENL_NAMSIZ - 1 characters. */
+const MAX_FAMILY_NAME_LENGTH = GENL_NAMSIZ - 1;
+/** The nlctrl version our lookups speak (as moby and libnl do). */
+const NLCTRL_VERSION = 1;
 
 export interface GenlFamily {
   id: number;
@@ -25,43 +19,41 @@ export interface GenlFamily {
   maxAttr: number;
 }
 
-/** Starts a generic netlink message: netlink header + genlmsghdr {cmd, version, reserved 0}. */
-export function genlMessage(familyId: number, flags: number, cmd: number, version: number, seq = 0): MessageWriter {
-  return new MessageWriter(familyId, flags, seq).raw(Uint8Array.of(cmd, version, 0, 0));
+/** Starts a generic netlink payload: genlmsghdr {cmd, version, reserved 0}, attributes to follow. */
+export function genlPayload(cmd: number, version: number): PayloadWriter {
+  return new PayloadWriter().raw(Uint8Array.of(cmd, version, 0, 0));
 }
 
-/** CTRL_CMD_GETFAMILY for `name` (the request moby and libnl send). */
-export function encodeGetFamily(name: string, seq = 0): Buffer {
-  return genlMessage(GENL_ID_CTRL, NLM_F_REQUEST | NLM_F_ACK, CTRL_CMD_GETFAMILY, 1, seq)
-    .string(CTRL_ATTR_FAMILY_NAME, name)
-    .finish();
+/** CTRL_CMD_GETFAMILY for `name` (the request moby and libnl send), to family GENL_ID_CTRL. */
+export function encodeGetFamily(name: string): NetlinkRequest {
+  const payload = genlPayload(CTRL_CMD.GETFAMILY, NLCTRL_VERSION).string(CTRL_ATTR.FAMILY_NAME, name).finish();
+  return { command: ctrlCommandName(CTRL_CMD.GETFAMILY), flags: 0, payload };
 }
 
 /** Decodes nlctrl's NEWFAMILY reply. */
 export function decodeFamily(buf: Buffer, header: Pick<MessageHeader, 'offset' | 'length'>): GenlFamily {
-  if (header.length < NLMSG_HDRLEN + GENL_HDRLEN || buf[header.offset + NLMSG_HDRLEN] !== CTRL_CMD_NEWFAMILY) {
+  if (header.length < NLMSG_HDRLEN + GENL_HDRLEN || buf[header.offset + NLMSG_HDRLEN] !== CTRL_CMD.NEWFAMILY) {
     throw malformed('nlctrl family', 'expected a CTRL_CMD_NEWFAMILY message');
   }
   const start = header.offset + NLMSG_HDRLEN + GENL_HDRLEN;
   const attrs = parseAttrs(buf, start, header.offset + header.length, 'nlctrl family');
   return {
-    id: attrs.u16(CTRL_ATTR_FAMILY_ID),
-    name: attrs.string(CTRL_ATTR_FAMILY_NAME),
-    version: attrs.has(CTRL_ATTR_VERSION) ? attrs.u32(CTRL_ATTR_VERSION) : 0,
-    hdrSize: attrs.has(CTRL_ATTR_HDRSIZE) ? attrs.u32(CTRL_ATTR_HDRSIZE) : 0,
-    maxAttr: attrs.has(CTRL_ATTR_MAXATTR) ? attrs.u32(CTRL_ATTR_MAXATTR) : 0,
+    id: attrs.u16(CTRL_ATTR.FAMILY_ID),
+    name: attrs.string(CTRL_ATTR.FAMILY_NAME),
+    version: attrs.has(CTRL_ATTR.VERSION) ? attrs.u32(CTRL_ATTR.VERSION) : 0,
+    hdrSize: attrs.has(CTRL_ATTR.HDRSIZE) ? attrs.u32(CTRL_ATTR.HDRSIZE) : 0,
+    maxAttr: attrs.has(CTRL_ATTR.MAXATTR) ? attrs.u32(CTRL_ATTR.MAXATTR) : 0,
   };
 }
 
 /** Looks a family up by name; undefined when the kernel has no such family (ENOENT). */
 export function resolveFamily(socket: NetlinkSocket, name: string): GenlFamily | undefined {
-  if (typeof name !== 'string' || name.length === 0 || name.length > GENL_MAX_NAME_LENGTH || name.includes('\0')) {
-    throw invalidInput('CTRL_CMD_GETFAMILY', `a generic netlink family name has 1-${GENL_MAX_NAME_LENGTH} characters, got ${JSON.stringify(name)}`);
+  if (typeof name !== 'string' || name.length === 0 || name.length > MAX_FAMILY_NAME_LENGTH || name.includes('\0')) {
+    throw invalidInput('CTRL_CMD_GETFAMILY', `a generic netlink family name has 1-${MAX_FAMILY_NAME_LENGTH} characters, got ${JSON.stringify(name)}`);
   }
   return absentOn('ENOENT', () => {
     let family: GenlFamily | undefined;
-    socket.request(encodeGetFamily(name), {
-      command: 'CTRL_CMD_GETFAMILY',
+    socket.request(GENL_ID_CTRL, encodeGetFamily(name), {
       subject: name,
       onMessage: (message) => {
         family ??= decodeFamily(message.buf, message);
@@ -92,11 +84,10 @@ export class GenlChannel {
     return this.family.id;
   }
 
-  /** Sends a message built for this family (its nlmsg_type is set to the current family id). */
-  request(message: Buffer, options: RequestOptions): void {
-    message.writeUInt16LE(this.family.id, 4);
+  /** Sends a request of this family (the message type is the family's current id). */
+  request(request: NetlinkRequest, options: RequestOptions = {}): void {
     try {
-      this.socket.request(message, options);
+      this.socket.request(this.family.id, request, options);
     } catch (err) {
       // ENOENT is also a legitimate answer (no such destination, no such scheduler); only a
       // changed id tells us the family itself had gone stale.
@@ -104,14 +95,12 @@ export class GenlChannel {
       const fresh = this.lookup();
       if (fresh.id === this.family.id) throw err;
       this.family = fresh;
-      message.writeUInt16LE(fresh.id, 4);
-      this.socket.request(message, options);
+      this.socket.request(fresh.id, request, options);
     }
   }
 
   /** Like NetlinkSocket.receiveDumpBytes, for this family. */
-  receiveDumpBytes(message: Buffer, command: string): number {
-    message.writeUInt16LE(this.family.id, 4);
-    return this.socket.receiveDumpBytes(message, command);
+  receiveDumpBytes(request: NetlinkRequest): number {
+    return this.socket.receiveDumpBytes(this.family.id, request);
   }
 }

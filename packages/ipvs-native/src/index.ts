@@ -5,7 +5,8 @@ export { IpvsClient, type IpvsClientOptions } from './client.ts';
 export { IpvsError, isIpvsError, type ExtendedAck, type IpvsErrorKind } from './errors.ts';
 export { withNetns } from './netns.ts';
 export { canonicalAddress } from './inet.ts';
-export { IP_VS_SVC_F_HASHED, IP_VS_SVC_F_ONEPACKET, IP_VS_SVC_F_PERSISTENT, MAX_WEIGHT } from './ipvs-wire.ts';
+export { IP_VS_SVC_F_HASHED, IP_VS_SVC_F_ONEPACKET, IP_VS_SVC_F_PERSISTENT } from './kernel-constants.ts';
+export { MAX_WEIGHT } from './ipvs-wire.ts';
 export type {
   AddressFamily,
   AddressServiceKey,

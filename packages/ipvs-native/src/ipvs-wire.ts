@@ -1,5 +1,15 @@
 import { invalidInput } from './errors.ts';
-import { AF_INET, AF_INET6, formatAddress, ipv4MaskBytes, parseAddress, type AddressFamily } from './inet.ts';
+import { formatAddress, ipv4MaskBytes, parseAddress, type AddressFamily } from './inet.ts';
+import {
+  AF_INET,
+  AF_INET6,
+  IPPROTO_SCTP,
+  IPPROTO_TCP,
+  IPPROTO_UDP,
+  IP_VS_CONN_F,
+  IP_VS_SCHEDNAME_MAXLEN,
+  IP_VS_SVC_F_PERSISTENT,
+} from './kernel-constants.ts';
 import {
   isFwmarkKey,
   type DestinationSpec,
@@ -13,18 +23,13 @@ import {
 // Everything here runs before the first byte is sent: bad input throws an IpvsError of kind
 // "invalid-input" and changes nothing.
 
-export const IPPROTO_TCP = 6;
-export const IPPROTO_UDP = 17;
-export const IPPROTO_SCTP = 132;
-
-/** IP_VS_SVC_F_* service flags (include/uapi/linux/ip_vs.h). */
-export const IP_VS_SVC_F_PERSISTENT = 0x0001;
-/** Set by the kernel on every live service; never part of a service's configuration. */
-export const IP_VS_SVC_F_HASHED = 0x0002;
-export const IP_VS_SVC_F_ONEPACKET = 0x0004;
-
 export const protocolNumbers: Readonly<Record<Protocol, number>> = { tcp: IPPROTO_TCP, udp: IPPROTO_UDP, sctp: IPPROTO_SCTP };
-export const forwardNumbers: Readonly<Record<ForwardMethod, number>> = { masq: 0, local: 1, tunnel: 2, route: 3 };
+export const forwardNumbers: Readonly<Record<ForwardMethod, number>> = {
+  masq: IP_VS_CONN_F.MASQ,
+  local: IP_VS_CONN_F.LOCALNODE,
+  tunnel: IP_VS_CONN_F.TUNNEL,
+  route: IP_VS_CONN_F.DROUTE,
+};
 
 /** ipvsadm's defaults and limits. */
 export const DEFAULT_SCHEDULER = 'rr';
@@ -34,8 +39,9 @@ export const MAX_WEIGHT = 65535;
 export const MAX_THRESHOLD = 0x7fffffff;
 /** The kernel rejects timeouts above INT_MAX / HZ; with HZ up to 1000 this bound is always safe. */
 export const MAX_CONN_TIMEOUT = Math.floor(0x7fffffff / 1000);
-/** IP_VS_SCHEDNAME_MAXLEN - 1 */
-export const MAX_SCHEDULER_LENGTH = 15;
+/** A scheduler name and its NUL fit IP_VS_SCHEDNAME_MAXLEN. */
+const MAX_SCHEDULER_LENGTH = IP_VS_SCHEDNAME_MAXLEN - 1;
+const SCHEDULER_NAME = new RegExp(`^[A-Za-z0-9_-]{1,${MAX_SCHEDULER_LENGTH}}$`);
 
 /** Identity of a service as it goes on the wire. */
 export interface WireServiceKey {
@@ -145,7 +151,7 @@ export function checkServiceSpec(command: string, spec: unknown): WireService {
   const key = checkServiceKey(command, spec);
   const options = spec as Record<string, unknown>;
   const scheduler = options['scheduler'] ?? DEFAULT_SCHEDULER;
-  if (typeof scheduler !== 'string' || !/^[A-Za-z0-9_-]{1,15}$/.test(scheduler)) {
+  if (typeof scheduler !== 'string' || !SCHEDULER_NAME.test(scheduler)) {
     throw invalidInput(command, `scheduler must be 1-${MAX_SCHEDULER_LENGTH} letters, digits, "_" or "-", got ${JSON.stringify(scheduler)}`);
   }
   const persistent = options['persistent'] ?? false;

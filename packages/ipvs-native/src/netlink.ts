@@ -1,42 +1,26 @@
 import { endianness } from 'node:os';
-import { IpvsError, errnoNumber, invalidInput, kernelError, malformed, syscallError } from './errors.ts';
+import { IpvsError, invalidInput, kernelError, malformed, syscallError } from './errors.ts';
 import {
   AF_NETLINK,
-  EAGAIN,
-  EINTR,
+  ERRNO,
   MSG_TRUNC,
   NETLINK_CAP_ACK,
   NETLINK_EXT_ACK,
+  NLMSG,
+  NLMSG_HDRLEN,
+  NLM_F_DUMP_INTR,
   SOCK_CLOEXEC,
   SOCK_RAW,
   SOL_NETLINK,
   SOL_SOCKET,
   SO_RCVTIMEO,
-  checked,
-  closeQuietly,
-  lastErrno,
-  libc,
-  setsockoptInt,
-} from './libc.ts';
+} from './kernel-constants.ts';
+import { checked, closeQuietly, lastErrno, libc, setsockoptInt } from './libc.ts';
 import { withNetns } from './netns.ts';
-import {
-  NLMSG_DONE,
-  NLMSG_ERROR,
-  NLMSG_NOOP,
-  NLMSG_OVERRUN,
-  NLM_F_ACK,
-  NLM_F_DUMP,
-  NLM_F_DUMP_INTR,
-  decodeErrorPayload,
-  forEachMessage,
-  type ReceivedMessage,
-} from './nlmsg.ts';
-
-export const NETLINK_ROUTE = 0;
-export const NETLINK_GENERIC = 16;
+import { decodeErrorPayload, forEachMessage, frameRequest, type NetlinkRequest, type ReceivedMessage } from './nlmsg.ts';
 
 /** Size of our receive buffer. The kernel caps dump datagrams at 32 KiB; 64 KiB leaves room. */
-export const RECEIVE_BUFFER_SIZE = 64 * 1024;
+const RECEIVE_BUFFER_SIZE = 64 * 1024;
 
 export interface NetlinkSocketOptions {
   /** Create the socket inside network namespace /run/netns/<netns>. */
@@ -49,8 +33,6 @@ export interface NetlinkSocketOptions {
 export type { ReceivedMessage } from './nlmsg.ts';
 
 export interface RequestOptions {
-  /** Command name for errors, e.g. "IPVS_CMD_NEW_SERVICE". */
-  command: string;
   /** What the command was about, for error messages ("TCP 10.0.0.1:80"). */
   subject?: string;
   /** Called for each data message of the reply, in order. */
@@ -69,6 +51,8 @@ export class NetlinkSocket {
   private descriptor: number;
   private seq: number;
   private readonly rxbuf = Buffer.alloc(RECEIVE_BUFFER_SIZE);
+  // Requests are a few hundred bytes; a larger one gets a buffer of its own.
+  private readonly txbuf = Buffer.alloc(4096);
 
   private constructor(fd: number, protocol: number, portId: number) {
     this.descriptor = fd;
@@ -83,7 +67,7 @@ export class NetlinkSocket {
     if (endianness() !== 'LE') {
       throw new IpvsError({
         kind: 'syscall',
-        errno: errnoNumber('EAFNOSUPPORT'),
+        errno: ERRNO.EAFNOSUPPORT,
         command: 'socket',
         message: 'this netlink client supports little-endian hosts only',
       });
@@ -131,31 +115,19 @@ export class NetlinkSocket {
     this.descriptor = -1;
   }
 
-  /** The sequence number the next request will carry. */
-  nextSeq(): number {
-    this.seq = (this.seq + 1) >>> 0;
-    if (this.seq === 0) this.seq = 1;
-    return this.seq;
-  }
-
   /**
-   * Sends `message` (a complete netlink message; its seq and pid fields are overwritten) and
-   * consumes the kernel's complete answer:
+   * Sends `request` as a message of `type` (an rtnetlink message type, or a generic netlink
+   * family id), framed by `frameRequest` with the next sequence number, and consumes the
+   * kernel's complete answer:
    * - dump requests (NLM_F_DUMP): every data message until NLMSG_DONE;
-   * - other requests: data messages until the ACK (NLM_F_ACK is always set here).
+   * - other requests: data messages until the ACK.
    * Messages with another sequence number (stale ACKs of earlier requests) are skipped.
    * An NLMSG_ERROR answer throws an IpvsError of kind "kernel".
    */
-  request(message: Buffer, options: RequestOptions): void {
-    const fd = this.requireOpen(options.command);
-    const flags = message.readUInt16LE(6);
-    const dump = (flags & NLM_F_DUMP) === NLM_F_DUMP;
-    if (!dump) message.writeUInt16LE(flags | NLM_F_ACK, 6);
-    const seq = this.nextSeq();
-    message.writeUInt32LE(seq, 8);
-    message.writeUInt32LE(0, 12);
-    checked('send', () => libc().send(fd, message, message.length, 0), options.command);
-    this.receiveAnswer(fd, seq, options);
+  request(type: number, request: NetlinkRequest, options: RequestOptions = {}): void {
+    const fd = this.requireOpen(request.command);
+    const seq = this.send(fd, type, request);
+    this.receiveAnswer(fd, seq, request.command, options);
   }
 
   /**
@@ -163,11 +135,10 @@ export class NetlinkSocket {
    * looking at the data messages: the cost of the kernel producing the dump plus the copies.
    * Exists to measure decoding overhead against.
    */
-  receiveDumpBytes(message: Buffer, command: string): number {
+  receiveDumpBytes(type: number, request: NetlinkRequest): number {
+    const { command } = request;
     const fd = this.requireOpen(command);
-    const seq = this.nextSeq();
-    message.writeUInt32LE(seq, 8);
-    checked('send', () => libc().send(fd, message, message.length, 0), command);
+    const seq = this.send(fd, type, request);
     let total = 0;
     for (;;) {
       const n = this.receiveDatagram(fd, command);
@@ -176,23 +147,32 @@ export class NetlinkSocket {
       // final header is enough here.
       let last = 0;
       let off = 0;
-      while (off + 16 <= n) {
+      while (off + NLMSG_HDRLEN <= n) {
         last = off;
         off += (this.rxbuf.readUInt32LE(off) + 3) & ~3;
       }
-      const type = this.rxbuf.readUInt16LE(last + 4);
-      if (this.rxbuf.readUInt32LE(last + 8) === seq && (type === NLMSG_DONE || type === NLMSG_ERROR)) return total;
+      const answer = this.rxbuf.readUInt16LE(last + 4);
+      if (this.rxbuf.readUInt32LE(last + 8) === seq && (answer === NLMSG.DONE || answer === NLMSG.ERROR)) return total;
     }
+  }
+
+  /** Frames `request` with the next sequence number, sends it, and returns that number. */
+  private send(fd: number, type: number, request: NetlinkRequest): number {
+    this.seq = (this.seq + 1) >>> 0;
+    if (this.seq === 0) this.seq = 1;
+    const message = frameRequest(type, request, this.seq, this.txbuf);
+    checked('send', () => libc().send(fd, message, message.length, 0), request.command);
+    return this.seq;
   }
 
   private requireOpen(command: string): number {
     if (this.descriptor < 0) {
-      throw new IpvsError({ kind: 'syscall', errno: errnoNumber('EBADF'), command, message: `${command}: the netlink socket is closed` });
+      throw new IpvsError({ kind: 'syscall', errno: ERRNO.EBADF, command, message: `${command}: the netlink socket is closed` });
     }
     return this.descriptor;
   }
 
-  private receiveAnswer(fd: number, seq: number, options: RequestOptions): void {
+  private receiveAnswer(fd: number, seq: number, command: string, options: RequestOptions): void {
     let finished = false;
     let interrupted = false;
     let failure: IpvsError | undefined;
@@ -201,17 +181,17 @@ export class NetlinkSocket {
       if (header.seq !== seq || header.pid !== this.portId) return true; // not ours: stale or foreign
       if ((header.flags & NLM_F_DUMP_INTR) !== 0) interrupted = true;
       switch (header.type) {
-        case NLMSG_NOOP:
+        case NLMSG.NOOP:
           return true;
-        case NLMSG_ERROR:
-        case NLMSG_DONE: {
+        case NLMSG.ERROR:
+        case NLMSG.DONE: {
           const { errno, extAck } = decodeErrorPayload(this.rxbuf, header);
-          if (errno !== 0) failure = kernelError(options.command, errno, options.subject, extAck);
+          if (errno !== 0) failure = kernelError(command, errno, options.subject, extAck);
           finished = true;
           return false;
         }
-        case NLMSG_OVERRUN:
-          failure = malformed(options.command, 'the kernel reported NLMSG_OVERRUN (data lost)');
+        case NLMSG.OVERRUN:
+          failure = malformed(command, 'the kernel reported NLMSG_OVERRUN (data lost)');
           finished = true;
           return false;
         default:
@@ -228,7 +208,7 @@ export class NetlinkSocket {
       }
     };
     while (!finished) {
-      const n = this.receiveDatagram(fd, options.command);
+      const n = this.receiveDatagram(fd, command);
       forEachMessage(this.rxbuf, n, handle);
     }
     if (failure !== undefined) throw failure;
@@ -238,9 +218,9 @@ export class NetlinkSocket {
       // entries. (IPVS never sets it.) Callers that can, dump again.
       throw new IpvsError({
         kind: 'kernel',
-        errno: errnoNumber('EINTR'),
-        command: options.command,
-        message: `${options.command}: the dump was interrupted by a concurrent change and may be inconsistent`,
+        errno: ERRNO.EINTR,
+        command,
+        message: `${command}: the dump was interrupted by a concurrent change and may be inconsistent`,
       });
     }
   }
@@ -255,11 +235,11 @@ export class NetlinkSocket {
         return n;
       }
       const errno = lastErrno();
-      if (errno === EINTR) continue;
-      if (errno === EAGAIN) {
+      if (errno === ERRNO.EINTR) continue;
+      if (errno === ERRNO.EAGAIN) {
         throw new IpvsError({
           kind: 'syscall',
-          errno: errnoNumber('ETIMEDOUT'),
+          errno: ERRNO.ETIMEDOUT,
           command,
           message: `${command}: no answer from the kernel before the receive timeout`,
         });

@@ -1,5 +1,6 @@
 import { IpvsError, invalidInput, syscallError } from './errors.ts';
-import { CLONE_NEWNET, O_CLOEXEC, O_RDONLY, checked, closeQuietly, lastErrno, libc } from './libc.ts';
+import { CLONE_NEWNET, O_CLOEXEC, O_RDONLY } from './kernel-constants.ts';
+import { checked, closeQuietly, lastErrno, libc } from './libc.ts';
 
 // Sockets belong to the network namespace they were created in, for their whole life. So to
 // talk to another namespace we only need to *create* the socket there: switch this thread into

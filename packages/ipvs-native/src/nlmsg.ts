@@ -1,34 +1,21 @@
 import { malformed, type ExtendedAck } from './errors.ts';
+import {
+  NLA_HDRLEN,
+  NLA_TYPE_MASK,
+  NLMSG,
+  NLMSGERR_ATTR,
+  NLMSG_HDRLEN,
+  NLM_F_ACK,
+  NLM_F_ACK_TLVS,
+  NLM_F_CAPPED,
+  NLM_F_DUMP,
+  NLM_F_REQUEST,
+} from './kernel-constants.ts';
 
-// Pure netlink message framing: a writer for requests and bounds-checked readers for replies.
-// Header and attribute-header fields are host byte order; this package supports little-endian
-// hosts only (x86_64, arm64), which NetlinkSocket.open checks, so the codec can use LE reads.
-
-export const NLMSG_HDRLEN = 16;
-export const NLA_HDRLEN = 4;
-export const NLA_F_NESTED = 0x8000;
-export const NLA_TYPE_MASK = 0x3fff;
-
-export const NLMSG_NOOP = 1;
-export const NLMSG_ERROR = 2;
-export const NLMSG_DONE = 3;
-export const NLMSG_OVERRUN = 4;
-
-export const NLM_F_REQUEST = 0x0001;
-export const NLM_F_MULTI = 0x0002;
-export const NLM_F_DUMP_INTR = 0x0010;
-export const NLM_F_ACK = 0x0004;
-export const NLM_F_DUMP = 0x0300;
-export const NLM_F_REPLACE = 0x0100;
-export const NLM_F_EXCL = 0x0200;
-export const NLM_F_CREATE = 0x0400;
-export const NLM_F_CAPPED = 0x0100;
-export const NLM_F_ACK_TLVS = 0x0200;
-
-const NLMSGERR_ATTR_MSG = 1;
-const NLMSGERR_ATTR_OFFS = 2;
-const NLMSGERR_ATTR_MISS_TYPE = 5;
-const NLMSGERR_ATTR_MISS_NEST = 6;
+// Pure netlink message framing: the one writer of netlink headers, a payload writer for
+// requests, and bounds-checked readers for replies. Header and attribute-header fields are host
+// byte order; this package supports little-endian hosts only (x86_64, arm64), which
+// NetlinkSocket.open checks, so the codec can use LE reads.
 
 // Attribute-walking primitives, small enough for the JIT to inline into every decoder loop:
 //   for (let off = start; off + NLA_HDRLEN <= end; off += align4(len)) { len = attrLength(...); ... }
@@ -43,21 +30,13 @@ export function attrLength(buf: Buffer, off: number, end: number, context: strin
 }
 
 /** The type of the attribute at `off`, without the NESTED/NET_BYTEORDER flags. */
-export function attrType(buf: Buffer, off: number): number {
+function attrType(buf: Buffer, off: number): number {
   return ((buf[off + 2] as number) | ((buf[off + 3] as number) << 8)) & NLA_TYPE_MASK;
 }
 
 /** Little-endian u32 at a checked offset (the caller verified 4 bytes are there). */
 export function readU32(buf: Buffer, at: number): number {
   return ((buf[at] as number) | ((buf[at + 1] as number) << 8) | ((buf[at + 2] as number) << 16)) + (buf[at + 3] as number) * 0x100_0000;
-}
-
-/**
- * Little-endian u64 as a JS number: exact up to 2^53, rounded (never wrapped) beyond.
- * Counters that large (8 PiB) are out of reach in practice; numbers keep the API simple.
- */
-export function readU64(buf: Buffer, at: number): number {
-  return readU32(buf, at) + readU32(buf, at + 4) * 0x1_0000_0000;
 }
 
 let lastBuffer: Buffer | undefined;
@@ -101,20 +80,16 @@ export function align4(n: number): number {
 }
 
 /**
- * Builds one netlink message: header, fixed family header, then (nested) attributes, each
- * padded to 4 bytes. Grows its buffer as needed; `finish()` patches nlmsg_len.
+ * Builds the payload of one netlink message: the fixed family header (genlmsghdr, rtmsg...), then
+ * (nested) attributes, each padded to 4 bytes. The netlink header is not its business: whoever
+ * sends the payload frames it (`encodeMessage`). Grows its buffer as needed.
  */
-export class MessageWriter {
+export class PayloadWriter {
   private buf: Buffer;
   private pos = 0;
 
-  constructor(type: number, flags: number, seq = 0, pid = 0, initialSize = 128) {
+  constructor(initialSize = 128) {
     this.buf = Buffer.alloc(initialSize);
-    this.reserve(NLMSG_HDRLEN);
-    this.buf.writeUInt16LE(type, 4);
-    this.buf.writeUInt16LE(flags, 6);
-    this.buf.writeUInt32LE(seq >>> 0, 8);
-    this.buf.writeUInt32LE(pid >>> 0, 12);
   }
 
   /** Appends raw bytes (a family header such as genlmsghdr or rtmsg), padded to 4 bytes. */
@@ -131,12 +106,6 @@ export class MessageWriter {
   }
 
   // Each writer takes the offset first: attrHeader() may replace this.buf when it grows.
-  u8(type: number, value: number): this {
-    const at = this.attrHeader(type, 1);
-    this.buf.writeUInt8(value, at);
-    return this;
-  }
-
   u16(type: number, value: number): this {
     const at = this.attrHeader(type, 2);
     this.buf.writeUInt16LE(value, at);
@@ -178,8 +147,8 @@ export class MessageWriter {
     return this;
   }
 
+  /** The payload written so far (a view of the writer's buffer). */
   finish(): Buffer {
-    this.buf.writeUInt32LE(this.pos, 0);
     return this.buf.subarray(0, this.pos);
   }
 
@@ -201,6 +170,55 @@ export class MessageWriter {
     this.pos += n;
     return start;
   }
+}
+
+/** The struct nlmsghdr fields a sender chooses; nlmsg_len follows from the payload. */
+export interface HeaderFields {
+  type: number;
+  flags: number;
+  seq: number;
+  /** The sender's port id; 0 in requests (the kernel knows who sent them). */
+  pid: number;
+}
+
+/**
+ * A whole message: struct nlmsghdr, then `payload`. This is the one place a netlink header is
+ * written. Uses `into` when it is large enough (a socket's reused send buffer), else a new buffer.
+ */
+export function encodeMessage(fields: HeaderFields, payload: Uint8Array, into?: Buffer): Buffer {
+  const length = NLMSG_HDRLEN + payload.length;
+  const buf = into !== undefined && into.length >= length ? into.subarray(0, length) : Buffer.alloc(length);
+  buf.writeUInt32LE(length, 0);
+  buf.writeUInt16LE(fields.type, 4);
+  buf.writeUInt16LE(fields.flags, 6);
+  buf.writeUInt32LE(fields.seq >>> 0, 8);
+  buf.writeUInt32LE(fields.pid >>> 0, 12);
+  buf.set(payload, NLMSG_HDRLEN);
+  return buf;
+}
+
+/** A request as the codecs build it: everything but the netlink header, which its sender writes. */
+export interface NetlinkRequest {
+  /** The request's name in errors: "IPVS_CMD_NEW_DEST", "RTM_NEWROUTE", "CTRL_CMD_GETFAMILY". */
+  command: string;
+  /** NLM_F_* flags the operation needs (NLM_F_DUMP, NLM_F_CREATE | NLM_F_EXCL...); see `frameRequest`. */
+  flags: number;
+  /** Everything after the netlink header: the family header, then the attributes. */
+  payload: Buffer;
+}
+
+function isDump(flags: number): boolean {
+  return (flags & NLM_F_DUMP) === NLM_F_DUMP;
+}
+
+/**
+ * The request exactly as NetlinkSocket sends it with sequence number `seq`: the codec's flags
+ * plus NLM_F_REQUEST, and NLM_F_ACK unless it is a dump (a dump ends with NLMSG_DONE; an ACK
+ * ends every other answer, so the socket knows when it has read all of it). pid is 0.
+ */
+export function frameRequest(type: number, request: NetlinkRequest, seq: number, into?: Buffer): Buffer {
+  const flags = request.flags | NLM_F_REQUEST | (isDump(request.flags) ? 0 : NLM_F_ACK);
+  return encodeMessage({ type, flags, seq, pid: 0 }, request.payload, into);
 }
 
 /** The 16-byte header of one message inside a received datagram. */
@@ -257,12 +275,12 @@ export function decodeErrorPayload(buf: Buffer, header: MessageHeader): ErrorPay
   const start = header.offset + NLMSG_HDRLEN;
   const end = header.offset + header.length;
   if (end - start < 4) {
-    if (header.type === NLMSG_DONE) return { errno: 0, extAck: undefined };
+    if (header.type === NLMSG.DONE) return { errno: 0, extAck: undefined };
     throw malformed('nlmsgerr', `payload of ${end - start} bytes is shorter than the error code`);
   }
   const error = buf.readInt32LE(start);
   let tlvStart: number;
-  if (header.type === NLMSG_DONE) {
+  if (header.type === NLMSG.DONE) {
     tlvStart = start + 4;
   } else {
     // The kernel echoes our request's header; without NETLINK_CAP_ACK it echoes the whole request.
@@ -279,10 +297,10 @@ export function decodeErrorPayload(buf: Buffer, header: MessageHeader): ErrorPay
 function decodeExtAck(buf: Buffer, start: number, end: number): ExtendedAck {
   const attrs = parseAttrs(buf, start, end, 'ext-ack');
   const ack: ExtendedAck = {};
-  if (attrs.has(NLMSGERR_ATTR_MSG)) ack.message = attrs.string(NLMSGERR_ATTR_MSG);
-  if (attrs.has(NLMSGERR_ATTR_OFFS)) ack.offset = attrs.u32(NLMSGERR_ATTR_OFFS);
-  if (attrs.has(NLMSGERR_ATTR_MISS_TYPE)) ack.missingType = attrs.u32(NLMSGERR_ATTR_MISS_TYPE);
-  if (attrs.has(NLMSGERR_ATTR_MISS_NEST)) ack.missingNestOffset = attrs.u32(NLMSGERR_ATTR_MISS_NEST);
+  if (attrs.has(NLMSGERR_ATTR.MSG)) ack.message = attrs.string(NLMSGERR_ATTR.MSG);
+  if (attrs.has(NLMSGERR_ATTR.OFFS)) ack.offset = attrs.u32(NLMSGERR_ATTR.OFFS);
+  if (attrs.has(NLMSGERR_ATTR.MISS_TYPE)) ack.missingType = attrs.u32(NLMSGERR_ATTR.MISS_TYPE);
+  if (attrs.has(NLMSGERR_ATTR.MISS_NEST)) ack.missingNestOffset = attrs.u32(NLMSGERR_ATTR.MISS_NEST);
   return ack;
 }
 
@@ -340,10 +358,6 @@ export class Attrs {
     return this.has(type) ? (this.lengths[type] as number) : -1;
   }
 
-  u8(type: number): number {
-    return this.buf[this.at(type, 1)] as number;
-  }
-
   u16(type: number): number {
     const at = this.at(type, 2);
     return (this.buf[at] as number) | ((this.buf[at + 1] as number) << 8);
@@ -356,11 +370,6 @@ export class Attrs {
 
   u32(type: number): number {
     return readU32(this.buf, this.at(type, 4));
-  }
-
-  /** Unsigned 64-bit value as a JS number (see readU64). */
-  u64(type: number): number {
-    return readU64(this.buf, this.at(type, 8));
   }
 
   /** Offset of the payload in `buf`, which must be at least `size` bytes long. */

@@ -1,78 +1,46 @@
 import { malformed } from './errors.ts';
-import { AF_INET, AF_INET6, formatAddress, type AddressFamily } from './inet.ts';
+import { formatAddress, type AddressFamily } from './inet.ts';
 import {
-  MessageWriter,
+  AF_INET,
+  AF_INET6,
+  AF_UNSPEC,
+  IFA,
+  IFF_UP,
+  IFLA,
+  IFLA_INFO,
   NLMSG_HDRLEN,
-  NLM_F_ACK,
   NLM_F_CREATE,
   NLM_F_DUMP,
   NLM_F_EXCL,
   NLM_F_REPLACE,
-  NLM_F_REQUEST,
-  parseAttrs,
-  type Attrs,
-  type MessageHeader,
-} from './nlmsg.ts';
+  RTA,
+  RTM,
+  RTN,
+  RTPROT,
+  RT_SCOPE,
+  RT_TABLE,
+  rtmName,
+} from './kernel-constants.ts';
+import { PayloadWriter, parseAttrs, type Attrs, type MessageHeader, type NetlinkRequest } from './nlmsg.ts';
 
 // rtnetlink messages (linux/rtnetlink.h, if_link.h, if_addr.h), pure: the fixed family headers
 // (ifinfomsg, ifaddrmsg, rtmsg) followed by attributes.
 
-export const RTM_NEWLINK = 16;
-export const RTM_DELLINK = 17;
-export const RTM_GETLINK = 18;
-export const RTM_NEWADDR = 20;
-export const RTM_DELADDR = 21;
-export const RTM_GETADDR = 22;
-export const RTM_NEWROUTE = 24;
-export const RTM_DELROUTE = 25;
-export const RTM_GETROUTE = 26;
-
-export const rtmNames: Readonly<Record<number, string>> = {
-  16: 'RTM_NEWLINK',
-  17: 'RTM_DELLINK',
-  18: 'RTM_GETLINK',
-  20: 'RTM_NEWADDR',
-  21: 'RTM_DELADDR',
-  22: 'RTM_GETADDR',
-  24: 'RTM_NEWROUTE',
-  25: 'RTM_DELROUTE',
-  26: 'RTM_GETROUTE',
-};
-
+// sizeof the fixed family headers.
 const IFINFOMSG_LEN = 16;
 const IFADDRMSG_LEN = 8;
 const RTMSG_LEN = 12;
 
-const IFLA_ADDRESS = 1;
-const IFLA_IFNAME = 3;
-const IFLA_MTU = 4;
-const IFLA_LINKINFO = 18;
-const IFLA_INFO_KIND = 1;
+/** An rtnetlink request: its message type (RTM_*) goes in the netlink header. */
+export interface RtnlRequest extends NetlinkRequest {
+  type: number;
+}
 
-const IFA_ADDRESS = 1;
-const IFA_LOCAL = 2;
-const IFA_FLAGS = 8;
-export const IFA_F_NODAD = 0x02;
+function rtnlRequest(type: number, flags: number, w: PayloadWriter): RtnlRequest {
+  return { type, command: rtmName(type), flags, payload: w.finish() };
+}
 
-const RTA_DST = 1;
-const RTA_OIF = 4;
-const RTA_GATEWAY = 5;
-const RTA_PRIORITY = 6;
-const RTA_PREFSRC = 7;
-const RTA_TABLE = 15;
-
-export const IFF_UP = 0x1;
-export const RT_TABLE_UNSPEC = 0;
-export const RT_TABLE_MAIN = 254;
-export const RTPROT_BOOT = 3;
-export const RT_SCOPE_UNIVERSE = 0;
-export const RT_SCOPE_LINK = 253;
-export const RT_SCOPE_NOWHERE = 255;
-export const RTN_UNICAST = 1;
-
-const AF_UNSPEC = 0;
-
-export function afOf(family: AddressFamily | undefined): number {
+function afOf(family: AddressFamily | undefined): number {
   if (family === undefined) return AF_UNSPEC;
   return family === 'ipv4' ? AF_INET : AF_INET6;
 }
@@ -102,27 +70,27 @@ function ifinfomsg(index: number, flags: number, change: number): Uint8Array {
 }
 
 /** RTM_GETLINK for one link by name (answered with RTM_NEWLINK, or ENODEV). */
-export function encodeGetLinkByName(name: string): Buffer {
-  return new MessageWriter(RTM_GETLINK, NLM_F_REQUEST | NLM_F_ACK).raw(ifinfomsg(0, 0, 0)).string(IFLA_IFNAME, name).finish();
+export function encodeGetLinkByName(name: string): RtnlRequest {
+  return rtnlRequest(RTM.GETLINK, 0, new PayloadWriter().raw(ifinfomsg(0, 0, 0)).string(IFLA.IFNAME, name));
 }
 
 /** RTM_NEWLINK creating a link of `kind` (e.g. "dummy"); EEXIST if the name is taken. */
-export function encodeNewLink(name: string, kind: string): Buffer {
-  const w = new MessageWriter(RTM_NEWLINK, NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL).raw(ifinfomsg(0, 0, 0));
-  w.string(IFLA_IFNAME, name);
-  const info = w.beginNest(IFLA_LINKINFO);
-  w.string(IFLA_INFO_KIND, kind);
+export function encodeNewLink(name: string, kind: string): RtnlRequest {
+  const w = new PayloadWriter().raw(ifinfomsg(0, 0, 0));
+  w.string(IFLA.IFNAME, name);
+  const info = w.beginNest(IFLA.LINKINFO);
+  w.string(IFLA_INFO.KIND, kind);
   w.endNest(info);
-  return w.finish();
+  return rtnlRequest(RTM.NEWLINK, NLM_F_CREATE | NLM_F_EXCL, w);
 }
 
-export function encodeDelLink(index: number): Buffer {
-  return new MessageWriter(RTM_DELLINK, NLM_F_REQUEST | NLM_F_ACK).raw(ifinfomsg(index, 0, 0)).finish();
+export function encodeDelLink(index: number): RtnlRequest {
+  return rtnlRequest(RTM.DELLINK, 0, new PayloadWriter().raw(ifinfomsg(index, 0, 0)));
 }
 
 /** RTM_NEWLINK changing only the IFF_UP bit of an existing link. */
-export function encodeSetLinkUp(index: number, up: boolean): Buffer {
-  return new MessageWriter(RTM_NEWLINK, NLM_F_REQUEST | NLM_F_ACK).raw(ifinfomsg(index, up ? IFF_UP : 0, IFF_UP)).finish();
+export function encodeSetLinkUp(index: number, up: boolean): RtnlRequest {
+  return rtnlRequest(RTM.NEWLINK, 0, new PayloadWriter().raw(ifinfomsg(index, up ? IFF_UP : 0, IFF_UP)));
 }
 
 function fixedHeader(buf: Buffer, header: Pick<MessageHeader, 'offset' | 'length'>, size: number, context: string): number {
@@ -140,13 +108,13 @@ export function decodeLink(buf: Buffer, header: Pick<MessageHeader, 'offset' | '
   const at = fixedHeader(buf, header, IFINFOMSG_LEN, 'RTM_NEWLINK');
   const flags = buf.readUInt32LE(at + 8);
   const attrs = parseAttrs(buf, at + IFINFOMSG_LEN, header.offset + header.length, 'RTM_NEWLINK');
-  const link: Link = { index: buf.readInt32LE(at + 4), name: attrs.string(IFLA_IFNAME), flags, up: (flags & IFF_UP) !== 0 };
-  if (attrs.has(IFLA_LINKINFO)) {
-    const info = attrs.nested(IFLA_LINKINFO);
-    if (info.has(IFLA_INFO_KIND)) link.kind = info.string(IFLA_INFO_KIND);
+  const link: Link = { index: buf.readInt32LE(at + 4), name: attrs.string(IFLA.IFNAME), flags, up: (flags & IFF_UP) !== 0 };
+  if (attrs.has(IFLA.LINKINFO)) {
+    const info = attrs.nested(IFLA.LINKINFO);
+    if (info.has(IFLA_INFO.KIND)) link.kind = info.string(IFLA_INFO.KIND);
   }
-  if (attrs.has(IFLA_MTU)) link.mtu = attrs.u32(IFLA_MTU);
-  if (attrs.lengthOf(IFLA_ADDRESS) > 0) link.mac = formatMac(attrs.bytes(IFLA_ADDRESS));
+  if (attrs.has(IFLA.MTU)) link.mtu = attrs.u32(IFLA.MTU);
+  if (attrs.lengthOf(IFLA.ADDRESS) > 0) link.mac = formatMac(attrs.bytes(IFLA.ADDRESS));
   return link;
 }
 
@@ -179,17 +147,17 @@ function ifaddrmsg(family: AddressFamily | undefined, prefixLength: number, flag
 }
 
 /** RTM_NEWADDR/RTM_DELADDR with both IFA_LOCAL and IFA_ADDRESS set to the address, as `ip addr` does. */
-export function encodeAddress(type: typeof RTM_NEWADDR | typeof RTM_DELADDR, index: number, prefix: WirePrefix, extraFlags = 0): Buffer {
-  const flags = type === RTM_NEWADDR ? NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL : NLM_F_REQUEST | NLM_F_ACK;
-  const w = new MessageWriter(type, flags).raw(ifaddrmsg(prefix.family, prefix.prefixLength, extraFlags, index));
-  w.bytes(IFA_LOCAL, prefix.bytes);
-  w.bytes(IFA_ADDRESS, prefix.bytes);
-  if (extraFlags !== 0) w.u32(IFA_FLAGS, extraFlags);
-  return w.finish();
+export function encodeAddress(type: typeof RTM.NEWADDR | typeof RTM.DELADDR, index: number, prefix: WirePrefix, extraFlags = 0): RtnlRequest {
+  const flags = type === RTM.NEWADDR ? NLM_F_CREATE | NLM_F_EXCL : 0;
+  const w = new PayloadWriter().raw(ifaddrmsg(prefix.family, prefix.prefixLength, extraFlags, index));
+  w.bytes(IFA.LOCAL, prefix.bytes);
+  w.bytes(IFA.ADDRESS, prefix.bytes);
+  if (extraFlags !== 0) w.u32(IFA.FLAGS, extraFlags);
+  return rtnlRequest(type, flags, w);
 }
 
-export function encodeGetAddresses(family?: AddressFamily): Buffer {
-  return new MessageWriter(RTM_GETADDR, NLM_F_REQUEST | NLM_F_DUMP).raw(ifaddrmsg(family, 0, 0, 0)).finish();
+export function encodeGetAddresses(family?: AddressFamily): RtnlRequest {
+  return rtnlRequest(RTM.GETADDR, NLM_F_DUMP, new PayloadWriter().raw(ifaddrmsg(family, 0, 0, 0)));
 }
 
 function familyFromAf(af: number, context: string): AddressFamily | undefined {
@@ -213,14 +181,14 @@ export function decodeAddress(buf: Buffer, header: Pick<MessageHeader, 'offset' 
   if (family === undefined) return undefined;
   const attrs = parseAttrs(buf, at + IFADDRMSG_LEN, header.offset + header.length, 'RTM_NEWADDR');
   // IFA_LOCAL is the interface's own address; IFA_ADDRESS is the peer on point-to-point links.
-  const type = family === 'ipv4' && attrs.has(IFA_LOCAL) ? IFA_LOCAL : IFA_ADDRESS;
+  const type = family === 'ipv4' && attrs.has(IFA.LOCAL) ? IFA.LOCAL : IFA.ADDRESS;
   return {
     family,
     address: readAddress(attrs, type, family),
     prefixLength: buf[at + 1] as number,
     linkIndex: buf.readUInt32LE(at + 4),
     scope: buf[at + 3] as number,
-    flags: attrs.has(IFA_FLAGS) ? attrs.u32(IFA_FLAGS) : (buf[at + 2] as number),
+    flags: attrs.has(IFA.FLAGS) ? attrs.u32(IFA.FLAGS) : (buf[at + 2] as number),
   };
 }
 
@@ -255,7 +223,7 @@ function rtmsg(family: AddressFamily | undefined, dstLen: number, table: number,
   const header = Buffer.alloc(RTMSG_LEN);
   header[0] = afOf(family);
   header[1] = dstLen;
-  header[4] = table < 256 ? table : RT_TABLE_UNSPEC;
+  header[4] = table < 256 ? table : RT_TABLE.UNSPEC;
   header[5] = protocol;
   header[6] = scope;
   header[7] = type;
@@ -268,30 +236,33 @@ export type RouteOperation = 'add' | 'replace' | 'delete';
  * RTM_NEWROUTE (add: fails with EEXIST; replace: creates or overwrites) or RTM_DELROUTE. A
  * delete matches on destination and table plus whatever else is given (gateway, metric, link).
  */
-export function encodeRoute(operation: RouteOperation, route: WireRoute): Buffer {
+export function encodeRoute(operation: RouteOperation, route: WireRoute): RtnlRequest {
   const { destination } = route;
-  let w: MessageWriter;
+  const w = new PayloadWriter();
+  let type: number;
+  let flags: number;
   if (operation === 'delete') {
-    w = new MessageWriter(RTM_DELROUTE, NLM_F_REQUEST | NLM_F_ACK);
-    w.raw(rtmsg(destination.family, destination.prefixLength, route.table, 0, RT_SCOPE_NOWHERE, 0));
+    type = RTM.DELROUTE;
+    flags = 0;
+    w.raw(rtmsg(destination.family, destination.prefixLength, route.table, 0, RT_SCOPE.NOWHERE, 0));
   } else {
-    const flags = NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE | (operation === 'add' ? NLM_F_EXCL : NLM_F_REPLACE);
+    type = RTM.NEWROUTE;
+    flags = NLM_F_CREATE | (operation === 'add' ? NLM_F_EXCL : NLM_F_REPLACE);
     // Without a gateway the destination is on-link (scope link), as `ip route add ... dev X` does.
-    const scope = route.gateway === undefined ? RT_SCOPE_LINK : RT_SCOPE_UNIVERSE;
-    w = new MessageWriter(RTM_NEWROUTE, flags);
-    w.raw(rtmsg(destination.family, destination.prefixLength, route.table, RTPROT_BOOT, scope, RTN_UNICAST));
+    const scope = route.gateway === undefined ? RT_SCOPE.LINK : RT_SCOPE.UNIVERSE;
+    w.raw(rtmsg(destination.family, destination.prefixLength, route.table, RTPROT.BOOT, scope, RTN.UNICAST));
   }
-  w.u32(RTA_TABLE, route.table);
-  w.bytes(RTA_DST, destination.bytes);
-  if (route.gateway !== undefined) w.bytes(RTA_GATEWAY, route.gateway);
-  if (route.metric !== undefined) w.u32(RTA_PRIORITY, route.metric);
-  if (route.linkIndex !== undefined) w.u32(RTA_OIF, route.linkIndex);
-  if (route.source !== undefined) w.bytes(RTA_PREFSRC, route.source);
-  return w.finish();
+  w.u32(RTA.TABLE, route.table);
+  w.bytes(RTA.DST, destination.bytes);
+  if (route.gateway !== undefined) w.bytes(RTA.GATEWAY, route.gateway);
+  if (route.metric !== undefined) w.u32(RTA.PRIORITY, route.metric);
+  if (route.linkIndex !== undefined) w.u32(RTA.OIF, route.linkIndex);
+  if (route.source !== undefined) w.bytes(RTA.PREFSRC, route.source);
+  return rtnlRequest(type, flags, w);
 }
 
-export function encodeGetRoutes(family?: AddressFamily): Buffer {
-  return new MessageWriter(RTM_GETROUTE, NLM_F_REQUEST | NLM_F_DUMP).raw(rtmsg(family, 0, 0, 0, 0, 0)).finish();
+export function encodeGetRoutes(family?: AddressFamily): RtnlRequest {
+  return rtnlRequest(RTM.GETROUTE, NLM_F_DUMP, new PayloadWriter().raw(rtmsg(family, 0, 0, 0, 0, 0)));
 }
 
 /** Decodes RTM_NEWROUTE; undefined for families other than IPv4/IPv6. */
@@ -303,18 +274,18 @@ export function decodeRoute(buf: Buffer, header: Pick<MessageHeader, 'offset' | 
   const dstLen = buf[at + 1] as number;
   const max = family === 'ipv4' ? 32 : 128;
   if (dstLen > max) throw malformed('RTM_NEWROUTE', `prefix length ${dstLen} for ${family}`);
-  const destination = attrs.has(RTA_DST) ? readAddress(attrs, RTA_DST, family) : family === 'ipv4' ? '0.0.0.0' : '::';
+  const destination = attrs.has(RTA.DST) ? readAddress(attrs, RTA.DST, family) : family === 'ipv4' ? '0.0.0.0' : '::';
   const route: Route = {
     family,
     destination: `${destination}/${dstLen}`,
-    metric: attrs.has(RTA_PRIORITY) ? attrs.u32(RTA_PRIORITY) : 0,
-    table: attrs.has(RTA_TABLE) ? attrs.u32(RTA_TABLE) : (buf[at + 4] as number),
+    metric: attrs.has(RTA.PRIORITY) ? attrs.u32(RTA.PRIORITY) : 0,
+    table: attrs.has(RTA.TABLE) ? attrs.u32(RTA.TABLE) : (buf[at + 4] as number),
     protocol: buf[at + 5] as number,
     scope: buf[at + 6] as number,
     type: buf[at + 7] as number,
   };
-  if (attrs.has(RTA_GATEWAY)) route.gateway = readAddress(attrs, RTA_GATEWAY, family);
-  if (attrs.has(RTA_OIF)) route.linkIndex = attrs.u32(RTA_OIF);
-  if (attrs.has(RTA_PREFSRC)) route.source = readAddress(attrs, RTA_PREFSRC, family);
+  if (attrs.has(RTA.GATEWAY)) route.gateway = readAddress(attrs, RTA.GATEWAY, family);
+  if (attrs.has(RTA.OIF)) route.linkIndex = attrs.u32(RTA.OIF);
+  if (attrs.has(RTA.PREFSRC)) route.source = readAddress(attrs, RTA.PREFSRC, family);
   return route;
 }

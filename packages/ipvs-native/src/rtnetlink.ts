@@ -1,12 +1,8 @@
 import { absentOn, invalidInput, isIpvsError } from './errors.ts';
 import { formatAddress, parseAddress, parsePrefix, type AddressFamily } from './inet.ts';
-import { NETLINK_ROUTE, NetlinkSocket, type ReceivedMessage } from './netlink.ts';
+import { IFA_F_NODAD, IFNAMSIZ, NETLINK_ROUTE, RTM, RT_TABLE } from './kernel-constants.ts';
+import { NetlinkSocket, type ReceivedMessage } from './netlink.ts';
 import {
-  IFA_F_NODAD,
-  RTM_DELADDR,
-  RTM_NEWADDR,
-  RT_TABLE_MAIN,
-  RT_TABLE_UNSPEC,
   decodeAddress,
   decodeLink,
   decodeRoute,
@@ -18,11 +14,11 @@ import {
   encodeNewLink,
   encodeRoute,
   encodeSetLinkUp,
-  rtmNames,
   type Link,
   type LinkAddress,
   type Route,
   type RouteOperation,
+  type RtnlRequest,
   type WirePrefix,
   type WireRoute,
 } from './rtnetlink-codec.ts';
@@ -62,10 +58,13 @@ export interface RouteClientOptions {
   netns?: string;
 }
 
-/** IFNAMSIZ - 1, and no characters the kernel refuses in a device name. */
+const MAX_LINK_NAME_LENGTH = IFNAMSIZ - 1;
+/** At most IFNAMSIZ - 1 characters, none of those the kernel refuses in a device name. */
+const LINK_NAME = new RegExp(`^[^\\s/:\\0]{1,${MAX_LINK_NAME_LENGTH}}$`);
+
 function checkLinkName(command: string, name: unknown): string {
-  if (typeof name !== 'string' || !/^[^\s/:\0]{1,15}$/.test(name) || name === '.' || name === '..') {
-    throw invalidInput(command, `link name must be 1-15 characters without whitespace, "/" or ":", got ${JSON.stringify(name)}`);
+  if (typeof name !== 'string' || !LINK_NAME.test(name) || name === '.' || name === '..') {
+    throw invalidInput(command, `link name must be 1-${MAX_LINK_NAME_LENGTH} characters without whitespace, "/" or ":", got ${JSON.stringify(name)}`);
   }
   return name;
 }
@@ -143,7 +142,7 @@ export class RouteClient {
   listRoutes(filter: RouteFilter = {}): Route[] {
     const command = 'RTM_GETROUTE';
     const wanted = filter.destination === undefined ? undefined : checkPrefix(command, 'destination', filter.destination, false);
-    const table = filter.table === undefined ? RT_TABLE_MAIN : checkUint32(command, 'table', filter.table);
+    const table = filter.table === undefined ? RT_TABLE.MAIN : checkUint32(command, 'table', filter.table);
     if (filter.family !== undefined && filter.family !== 'ipv4' && filter.family !== 'ipv6') {
       throw invalidInput(command, `family must be "ipv4" or "ipv6", got ${JSON.stringify(filter.family)}`);
     }
@@ -153,7 +152,7 @@ export class RouteClient {
       const route = decodeRoute(m.buf, m);
       if (route === undefined) return undefined;
       if (family !== undefined && route.family !== family) return undefined;
-      if (table !== RT_TABLE_UNSPEC && route.table !== table) return undefined;
+      if (table !== RT_TABLE.UNSPEC && route.table !== table) return undefined;
       if (wantedText !== undefined && route.destination !== wantedText) return undefined;
       return route;
     });
@@ -195,14 +194,14 @@ export class RouteClient {
     const prefix = checkPrefix('RTM_NEWADDR', 'address', address, false);
     const index = this.linkIndex('RTM_NEWADDR', link);
     const flags = opts.noDad === true && prefix.family === 'ipv6' ? IFA_F_NODAD : 0;
-    this.send(encodeAddress(RTM_NEWADDR, index, prefix, flags), `${address} dev ${link}`);
+    this.send(encodeAddress(RTM.NEWADDR, index, prefix, flags), `${address} dev ${link}`);
   }
 
   /** Removes ADDRESS/LENGTH from a link; EADDRNOTAVAIL if it is not there. */
   deleteAddress(link: string | number, address: string): void {
     const prefix = checkPrefix('RTM_DELADDR', 'address', address, false);
     const index = this.linkIndex('RTM_DELADDR', link);
-    this.send(encodeAddress(RTM_DELADDR, index, prefix), `${address} dev ${link}`);
+    this.send(encodeAddress(RTM.DELADDR, index, prefix), `${address} dev ${link}`);
   }
 
   /** Addresses of one link, or of every link. */
@@ -218,11 +217,11 @@ export class RouteClient {
    * Runs a dump and collects what `pick` keeps. A dump the kernel marks as interrupted by a
    * concurrent change (EINTR) is repeated, up to three times in all.
    */
-  private dump<T>(message: Buffer, pick: (m: ReceivedMessage) => T | undefined): T[] {
+  private dump<T>(request: RtnlRequest, pick: (m: ReceivedMessage) => T | undefined): T[] {
     for (let attempt = 1; ; attempt++) {
       const results: T[] = [];
       try {
-        this.send(message, undefined, (m) => {
+        this.send(request, undefined, (m) => {
           const value = pick(m);
           if (value !== undefined) results.push(value);
         });
@@ -239,7 +238,7 @@ export class RouteClient {
     const destination = checkPrefix(command, 'destination', spec.destination, true);
     const route: WireRoute = {
       destination,
-      table: spec.table === undefined ? RT_TABLE_MAIN : checkUint32(command, 'table', spec.table),
+      table: spec.table === undefined ? RT_TABLE.MAIN : checkUint32(command, 'table', spec.table),
     };
     if (spec.gateway !== undefined) route.gateway = checkAddressOfFamily(command, 'gateway', spec.gateway, destination.family);
     if (spec.metric !== undefined) route.metric = checkUint32(command, 'metric', spec.metric);
@@ -261,14 +260,13 @@ export class RouteClient {
     let index: number | undefined;
     this.send(encodeGetLinkByName(name), name, (m) => {
       index ??= decodeLink(m.buf, m).index;
-    }, 'RTM_GETLINK');
+    });
     if (index === undefined) throw invalidInput(command, `no link named ${name}`);
     return index;
   }
 
-  private send(message: Buffer, subject: string | undefined, onMessage?: (m: ReceivedMessage) => void, command?: string): void {
-    this.socket.request(message, {
-      command: command ?? rtmNames[message.readUInt16LE(4)] ?? `rtnetlink ${message.readUInt16LE(4)}`,
+  private send(request: RtnlRequest, subject: string | undefined, onMessage?: (m: ReceivedMessage) => void): void {
+    this.socket.request(request.type, request, {
       ...(subject === undefined ? {} : { subject }),
       ...(onMessage === undefined ? {} : { onMessage }),
     });

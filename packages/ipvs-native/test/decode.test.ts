@@ -7,18 +7,31 @@ import {
   decodeConfigMessage,
   decodeDestinationMessage,
   decodeInfoMessage,
-  decodeIpvsMessage,
   decodeServiceMessage,
   encodeNewDest,
   encodeNewService,
   encodeSetConfig,
 } from '../src/ipvs-codec.ts';
 import { checkDestSpec, checkServiceKey, checkServiceSpec } from '../src/ipvs-wire.ts';
-import { MessageWriter, NLMSG_DONE, NLMSG_ERROR, decodeErrorPayload, forEachMessage, type MessageHeader } from '../src/nlmsg.ts';
+import { NLMSG } from '../src/kernel-constants.ts';
+import { PayloadWriter, decodeErrorPayload, forEachMessage, frameRequest, type MessageHeader, type NetlinkRequest } from '../src/nlmsg.ts';
 import type { Destination, Service } from '../src/types.ts';
-import { FAMILY_ID, doneMessage, inetUnion, ipv4ServiceMessage, kernelDestMessage, kernelServiceMessage, someStats } from './kernel-shaped.ts';
+import { decodeIpvsMessage } from './ipvs-message.ts';
+import {
+  FAMILY_ID,
+  doneMessage,
+  inetUnion,
+  ipv4ServiceMessage,
+  kernelDestMessage,
+  kernelMessage,
+  kernelServiceMessage,
+  someStats,
+} from './kernel-shaped.ts';
+import { libipvsNewDest, libipvsNewService } from './libipvs.ts';
 
 const whole = (buf: Buffer): Pick<MessageHeader, 'offset' | 'length'> => ({ offset: 0, length: buf.length });
+/** The request as the socket would send it to IPVS family FAMILY_ID. */
+const sent = (request: NetlinkRequest, seq = 0): Buffer => frameRequest(FAMILY_ID, request, seq);
 const fromHex = (text: string): Buffer => Buffer.from(text.replace(/\s+/g, ''), 'hex');
 const big = 2 ** 40 + 5; // beyond 32 bits, exact as a JS number
 
@@ -169,7 +182,7 @@ describe('kernel replies', () => {
     const datagram = Buffer.concat([...services, doneMessage()]);
     const seen: string[] = [];
     forEachMessage(datagram, datagram.length, (header) => {
-      if (header.type === NLMSG_DONE) seen.push('DONE');
+      if (header.type === NLMSG.DONE) seen.push('DONE');
       else {
         const service = decodeServiceMessage(datagram, header);
         seen.push('address' in service ? service.address : '?');
@@ -180,9 +193,9 @@ describe('kernel replies', () => {
   });
 
   it('GET_INFO and GET_CONFIG replies', () => {
-    const info = new MessageWriter(FAMILY_ID, 0, 1).raw(Uint8Array.of(14, 1, 0, 0)).u32(1, 0x010201).u32(2, 4096).finish();
+    const info = kernelMessage(FAMILY_ID, 0, new PayloadWriter().raw(Uint8Array.of(14, 1, 0, 0)).u32(1, 0x010201).u32(2, 4096));
     assert.deepEqual(decodeInfoMessage(info, whole(info)), { version: '1.2.1', connTableSize: 4096 });
-    const config = new MessageWriter(FAMILY_ID, 0, 1).raw(Uint8Array.of(12, 1, 0, 0)).u32(4, 900).u32(5, 120).u32(6, 300).finish();
+    const config = kernelMessage(FAMILY_ID, 0, new PayloadWriter().raw(Uint8Array.of(12, 1, 0, 0)).u32(4, 900).u32(5, 120).u32(6, 300));
     assert.deepEqual(decodeConfigMessage(config, whole(config)), { tcp: 900, tcpFin: 120, udp: 300 });
   });
 });
@@ -192,9 +205,13 @@ describe('requests decode back to what was encoded', () => {
   const service = checkServiceSpec('test', spec);
   const dest = checkDestSpec('test', service, { address: '192.168.0.10', port: 6443 });
 
-  for (const style of ['moby', 'libipvs'] as const) {
+  const layouts = {
+    moby: { newService: encodeNewService, newDest: encodeNewDest },
+    libipvs: { newService: libipvsNewService, newDest: libipvsNewDest },
+  };
+  for (const [style, encode] of Object.entries(layouts)) {
     it(`${style} NEW_SERVICE and NEW_DEST`, () => {
-      const svcMessage = decodeIpvsMessage(encodeNewService(service, { familyId: FAMILY_ID, seq: 1, style }));
+      const svcMessage = decodeIpvsMessage(sent(encode.newService(service), 1));
       assert.equal(svcMessage.cmd, 1);
       assert.equal(svcMessage.familyId, FAMILY_ID);
       assert.equal(svcMessage.flags, 0x0005);
@@ -207,7 +224,7 @@ describe('requests decode back to what was encoded', () => {
         flags: 0,
         stats: someStatsZero(),
       });
-      const destMessage = decodeIpvsMessage(encodeNewDest(service, dest, { familyId: FAMILY_ID, seq: 2, style }));
+      const destMessage = decodeIpvsMessage(sent(encode.newDest(service, dest), 2));
       assert.equal(destMessage.cmd, 5);
       assert.equal(destMessage.seq, 2);
       assert.deepEqual(destMessage.destination, {
@@ -240,13 +257,13 @@ describe('requests decode back to what was encoded', () => {
   it('an IPv6 destination in an IPv4 service carries ADDR_FAMILY and decodes as IPv6 (tunnel)', () => {
     const key = checkServiceKey('test', { protocol: 'tcp', address: '10.0.0.1', port: 80 });
     const tunnel = checkDestSpec('test', key, { address: '2001:db8::5', port: 80, forward: 'tunnel' });
-    const message = decodeIpvsMessage(encodeNewDest(key, tunnel));
+    const message = decodeIpvsMessage(sent(encodeNewDest(key, tunnel)));
     assert.equal(message.destination?.family, 'ipv6');
     assert.equal(message.destination?.address, '2001:db8::5');
   });
 
   it('SET_CONFIG carries only the timeouts given', () => {
-    assert.deepEqual(decodeIpvsMessage(encodeSetConfig({ tcpFin: 30 })).timeouts, { tcpFin: 30 });
+    assert.deepEqual(decodeIpvsMessage(sent(encodeSetConfig({ tcpFin: 30 }))).timeouts, { tcpFin: 30 });
   });
 });
 
@@ -266,19 +283,19 @@ describe('ACK and error payloads', () => {
 
   it('the documented success ACK for 6.2 decodes as errno 0', () => {
     const ack = fromHex('24000000 0200 0001 01000000 192e0000 00000000 5c000000 24000500 01000000 00000000');
-    assert.equal(header(ack).type, NLMSG_ERROR);
+    assert.equal(header(ack).type, NLMSG.ERROR);
     assert.deepEqual(decodeErrorPayload(ack, header(ack)), { errno: 0, extAck: undefined });
   });
 
   it('an uncapped EEXIST error echoing the whole 92-byte request', () => {
-    const request = encodeNewService(checkServiceSpec('t', { protocol: 'tcp', address: '10.103.97.2', port: 6443 }), { familyId: FAMILY_ID, seq: 1 });
+    const request = sent(encodeNewService(checkServiceSpec('t', { protocol: 'tcp', address: '10.103.97.2', port: 6443 })), 1);
     const error = Buffer.concat([fromHex('70000000 0200 0000 01000000 192e0000 efffffff'), request]);
     assert.equal(error.length, 112);
     assert.deepEqual(decodeErrorPayload(error, header(error)), { errno: 17, extAck: undefined });
   });
 
   it('a capped EINVAL with extended-ACK TLVs (message, offset, policy) as in section 1.7', () => {
-    const w = new MessageWriter(NLMSG_ERROR, 0x300, 1, 0x2e19);
+    const w = new PayloadWriter();
     const body = Buffer.alloc(20);
     body.writeInt32LE(-22, 0);
     fromHex('20000000 10000500 01000000 00000000').copy(body, 4);
@@ -286,7 +303,7 @@ describe('ACK and error payloads', () => {
     const policy = w.beginNest(0x8004);
     w.u32(7, 15).u32(1, 12);
     w.endNest(policy);
-    const error = w.finish();
+    const error = kernelMessage(NLMSG.ERROR, 0x300, w, 1, 0x2e19);
     assert.equal(error.length, 104);
     assert.deepEqual(decodeErrorPayload(error, header(error)), {
       errno: 22,
@@ -315,9 +332,9 @@ describe('malformed messages give typed errors', () => {
     assertMalformed(() => forEachMessage(other, other.length, () => true), /does not fit/);
   });
   it('missing identity attributes', () => {
-    const empty = new MessageWriter(FAMILY_ID, 0).raw(Uint8Array.of(1, 1, 0, 0));
+    const empty = new PayloadWriter().raw(Uint8Array.of(1, 1, 0, 0));
     empty.endNest(empty.beginNest(1));
-    const bytes = empty.finish();
+    const bytes = kernelMessage(FAMILY_ID, 0, empty);
     assertMalformed(() => decodeServiceMessage(bytes, whole(bytes)), /attribute 1 is missing/);
   });
 });

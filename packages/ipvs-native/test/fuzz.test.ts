@@ -4,11 +4,14 @@
 import assert from 'node:assert/strict';
 import { it } from 'node:test';
 import { IpvsError } from '../src/errors.ts';
-import { decodeDestinationMessage, decodeIpvsMessage, decodeServiceMessage, encodeNewDest, encodeNewService } from '../src/ipvs-codec.ts';
+import { decodeDestinationMessage, decodeServiceMessage } from '../src/ipvs-codec.ts';
 import { checkDestSpec, checkServiceSpec } from '../src/ipvs-wire.ts';
-import { NLMSG_DONE, NLMSG_ERROR, decodeErrorPayload, forEachMessage } from '../src/nlmsg.ts';
+import { NLMSG } from '../src/kernel-constants.ts';
+import { decodeErrorPayload, forEachMessage, frameRequest } from '../src/nlmsg.ts';
 import { decodeAddress, decodeLink, decodeRoute } from '../src/rtnetlink-codec.ts';
+import { decodeIpvsMessage } from './ipvs-message.ts';
 import { doneMessage, inetUnion, kernelDestMessage, kernelServiceMessage, someStats } from './kernel-shaped.ts';
+import { libipvsNewDest, libipvsNewService } from './libipvs.ts';
 
 /** mulberry32: small, fast, good enough to explore byte patterns reproducibly. */
 function prng(seed: number): () => number {
@@ -52,8 +55,8 @@ function seeds(): Buffer[] {
       stats: someStats(3),
       stats64: someStats(4),
     }),
-    encodeNewService(service, { style: 'libipvs' }),
-    encodeNewDest(service, dest, { style: 'libipvs' }),
+    frameRequest(0, libipvsNewService(service), 0),
+    frameRequest(0, libipvsNewDest(service, dest), 0),
     doneMessage(),
   ];
 }
@@ -113,7 +116,7 @@ function decodeEverything(datagram: Buffer): void {
   };
   attempt(() =>
     forEachMessage(datagram, datagram.length, (header) => {
-      attempt(() => (header.type === NLMSG_ERROR || header.type === NLMSG_DONE ? decodeErrorPayload(datagram, header) : undefined));
+      attempt(() => (header.type === NLMSG.ERROR || header.type === NLMSG.DONE ? decodeErrorPayload(datagram, header) : undefined));
       attempt(() => decodeServiceMessage(datagram, header));
       attempt(() => decodeDestinationMessage(datagram, header));
       attempt(() => decodeIpvsMessage(datagram, header));

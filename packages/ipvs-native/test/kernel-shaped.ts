@@ -1,21 +1,29 @@
 // Builders for replies shaped exactly like the kernel's (ip_vs_genl_fill_service / _fill_dest
 // in net/netfilter/ipvs/ip_vs_ctl.c, per ipvs-netlink.md sections 5.1 and 5.2). They write
 // attributes by hand, in the kernel's order, independent of the codec under test.
-import { MessageWriter, NLMSG_DONE, NLM_F_MULTI } from '../src/nlmsg.ts';
+import { PayloadWriter, encodeMessage } from '../src/nlmsg.ts';
 import type { Stats } from '../src/types.ts';
 
 export const FAMILY_ID = 0x24;
+const NLMSG_DONE = 3;
+/** Set by the kernel on every message of a dump; nothing we decode depends on it. */
+const NLM_F_MULTI = 0x2;
+
+/** A message as the kernel sends it: `payload` under a netlink header of `type`. */
+export function kernelMessage(type: number, flags: number, payload: PayloadWriter, seq = 1, pid = 0): Buffer {
+  return encodeMessage({ type, flags, seq, pid }, payload.finish());
+}
 
 export type StatsValues = Stats;
 
-function u64(w: MessageWriter, type: number, value: number): void {
+function u64(w: PayloadWriter, type: number, value: number): void {
   const bytes = Buffer.alloc(8);
   bytes.writeBigUInt64LE(BigInt(value), 0);
   w.bytes(type, bytes);
 }
 
 /** STATS: u32 counters except the two byte counts (u64). */
-export function writeStats32(w: MessageWriter, type: number, s: StatsValues): void {
+export function writeStats32(w: PayloadWriter, type: number, s: StatsValues): void {
   const nest = w.beginNest(type);
   w.u32(1, s.conns).u32(2, s.inPackets).u32(3, s.outPackets);
   u64(w, 4, s.inBytes);
@@ -25,7 +33,7 @@ export function writeStats32(w: MessageWriter, type: number, s: StatsValues): vo
 }
 
 /** STATS64: everything u64. */
-export function writeStats64(w: MessageWriter, type: number, s: StatsValues): void {
+export function writeStats64(w: PayloadWriter, type: number, s: StatsValues): void {
   const nest = w.beginNest(type);
   const values = [s.conns, s.inPackets, s.outPackets, s.inBytes, s.outBytes, s.cps, s.inPps, s.outPps, s.inBps, s.outBps];
   values.forEach((value, i) => u64(w, i + 1, value));
@@ -50,7 +58,7 @@ export interface KernelService {
 }
 
 export function kernelServiceMessage(s: KernelService, seq = 1, pid = 0, multi = true): Buffer {
-  const w = new MessageWriter(FAMILY_ID, multi ? NLM_F_MULTI : 0, seq, pid).raw(Uint8Array.of(1, 1, 0, 0));
+  const w = new PayloadWriter().raw(Uint8Array.of(1, 1, 0, 0));
   const nest = w.beginNest(1);
   w.u16(1, s.af);
   if (s.fwmark !== undefined) {
@@ -71,7 +79,7 @@ export function kernelServiceMessage(s: KernelService, seq = 1, pid = 0, multi =
   writeStats32(w, 10, s.stats);
   if (s.stats64 !== undefined) writeStats64(w, 12, s.stats64);
   w.endNest(nest);
-  return w.finish();
+  return kernelMessage(FAMILY_ID, multi ? NLM_F_MULTI : 0, w, seq, pid);
 }
 
 export interface KernelDest {
@@ -93,14 +101,14 @@ export interface KernelDest {
 }
 
 export function kernelDestMessage(d: KernelDest, seq = 1, pid = 0): Buffer {
-  const w = new MessageWriter(FAMILY_ID, NLM_F_MULTI, seq, pid).raw(Uint8Array.of(5, 1, 0, 0));
+  const w = new PayloadWriter().raw(Uint8Array.of(5, 1, 0, 0));
   const nest = w.beginNest(2);
   w.bytes(1, d.addr);
   w.be16(2, d.port);
   w.u32(3, d.forward);
   w.u32(4, d.weight);
   if (d.tunnel !== false) {
-    w.u8(13, 0);
+    w.bytes(13, Uint8Array.of(0));
     w.be16(14, 0);
     w.u16(15, 0);
   }
@@ -110,11 +118,11 @@ export function kernelDestMessage(d: KernelDest, seq = 1, pid = 0): Buffer {
   writeStats32(w, 10, d.stats);
   if (d.stats64 !== undefined) writeStats64(w, 12, d.stats64);
   w.endNest(nest);
-  return w.finish();
+  return kernelMessage(FAMILY_ID, NLM_F_MULTI, w, seq, pid);
 }
 
 export function doneMessage(seq = 1, pid = 0): Buffer {
-  return new MessageWriter(NLMSG_DONE, NLM_F_MULTI, seq, pid).raw(Buffer.alloc(4)).finish();
+  return kernelMessage(NLMSG_DONE, NLM_F_MULTI, new PayloadWriter().raw(Buffer.alloc(4)), seq, pid);
 }
 
 /** 16 bytes: the IPv4 address in the first 4, as in union nf_inet_addr. */

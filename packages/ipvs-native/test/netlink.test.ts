@@ -5,12 +5,19 @@ import { existsSync, readlinkSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import { IpvsClient } from '../src/client.ts';
 import { IpvsError } from '../src/errors.ts';
-import { CTRL_ATTR_FAMILY_NAME, CTRL_CMD_GETFAMILY, GENL_ID_CTRL, GenlChannel, decodeFamily, encodeGetFamily, genlMessage, resolveFamily } from '../src/genl.ts';
-import { SOL_SOCKET, SO_NETNS_COOKIE, getsockoptU64, libc } from '../src/libc.ts';
-import { NETLINK_GENERIC, NETLINK_ROUTE, NetlinkSocket } from '../src/netlink.ts';
+import { GenlChannel, decodeFamily, encodeGetFamily, genlPayload, resolveFamily } from '../src/genl.ts';
+import { CTRL_ATTR, CTRL_CMD, GENL_ID_CTRL, NETLINK_GENERIC, NETLINK_ROUTE, NLMSG, NLM_F_DUMP } from '../src/kernel-constants.ts';
+import { libc } from '../src/libc.ts';
+import { NetlinkSocket } from '../src/netlink.ts';
 import { withNetns } from '../src/netns.ts';
-import { NLM_F_ACK, NLM_F_DUMP, NLM_F_REQUEST } from '../src/nlmsg.ts';
+import { frameRequest, type NetlinkRequest } from '../src/nlmsg.ts';
 import { createNetns, deleteNetns, requireRoot } from './host-netns.ts';
+import { netnsCookie } from './netns-cookie.ts';
+
+/** A CTRL_CMD_GETFAMILY request with hand-made attributes (or none: a dump). */
+function getFamilyRequest(flags: number, payload: Buffer): NetlinkRequest {
+  return { command: 'CTRL_CMD_GETFAMILY', flags, payload };
+}
 
 function assertIpvsError(fn: () => unknown, expected: Partial<Pick<IpvsError, 'kind' | 'code' | 'command'>>, message?: RegExp): IpvsError {
   let caught: unknown;
@@ -68,9 +75,8 @@ describe('generic netlink on the host kernel', () => {
   });
 
   it('decodes the kernel\'s extended ACK (policy violation: name without NUL)', () => {
-    const w = genlMessage(GENL_ID_CTRL, NLM_F_REQUEST | NLM_F_ACK, CTRL_CMD_GETFAMILY, 1);
-    w.bytes(CTRL_ATTR_FAMILY_NAME, Buffer.from('IPVS'));
-    const error = assertIpvsError(() => socket.request(w.finish(), { command: 'CTRL_CMD_GETFAMILY' }), { kind: 'kernel', code: 'EINVAL' });
+    const payload = genlPayload(CTRL_CMD.GETFAMILY, 1).bytes(CTRL_ATTR.FAMILY_NAME, Buffer.from('IPVS')).finish();
+    const error = assertIpvsError(() => socket.request(GENL_ID_CTRL, getFamilyRequest(0, payload)), { kind: 'kernel', code: 'EINVAL' });
     assert.equal(error.extAck?.message, 'Attribute failed policy validation');
     assert.equal(error.extAck?.offset, 20);
     assert.match(error.message, /kernel: Attribute failed policy validation/);
@@ -78,7 +84,7 @@ describe('generic netlink on the host kernel', () => {
 
   it('skips a stale ACK left queued by an earlier reader', () => {
     // Send a lookup and read only its data message, as moby does; the ACK stays queued.
-    const stale = encodeGetFamily('nlctrl', 12345);
+    const stale = frameRequest(GENL_ID_CTRL, encodeGetFamily('nlctrl'), 12345);
     assert.equal(libc().send(socket.fd, stale, stale.length, 0), stale.length);
     const rx = Buffer.alloc(65536);
     const n = libc().recv(socket.fd, rx, rx.length, 0);
@@ -89,11 +95,10 @@ describe('generic netlink on the host kernel', () => {
   });
 
   it('a failing message handler does not leave a dump half-read (the next dump works)', () => {
-    const dump = genlMessage(GENL_ID_CTRL, NLM_F_REQUEST | NLM_F_DUMP, CTRL_CMD_GETFAMILY, 1).finish();
+    const dump = getFamilyRequest(NLM_F_DUMP, genlPayload(CTRL_CMD.GETFAMILY, 1).finish());
     assert.throws(
       () =>
-        socket.request(dump, {
-          command: 'CTRL_CMD_GETFAMILY',
+        socket.request(GENL_ID_CTRL, dump, {
           onMessage: () => {
             throw new Error('handler failed');
           },
@@ -101,8 +106,7 @@ describe('generic netlink on the host kernel', () => {
       /handler failed/,
     );
     let families = 0;
-    socket.request(genlMessage(GENL_ID_CTRL, NLM_F_REQUEST | NLM_F_DUMP, CTRL_CMD_GETFAMILY, 1).finish(), {
-      command: 'CTRL_CMD_GETFAMILY',
+    socket.request(GENL_ID_CTRL, dump, {
       onMessage: () => {
         families++;
       },
@@ -121,7 +125,6 @@ describe('generic netlink on the host kernel', () => {
     });
     let answered: string | undefined;
     channel.request(encodeGetFamily('nlctrl'), {
-      command: 'CTRL_CMD_GETFAMILY',
       onMessage: (m) => {
         answered = decodeFamily(m.buf, m).name;
       },
@@ -130,17 +133,17 @@ describe('generic netlink on the host kernel', () => {
     assert.equal(lookups, 1);
     assert.equal(channel.familyId, GENL_ID_CTRL);
     // A genuine ENOENT (the lookup returns the same id) is reported, not retried forever.
-    assertIpvsError(() => channel.request(encodeGetFamily('NoSuchFamily42'), { command: 'CTRL_CMD_GETFAMILY' }), { kind: 'kernel', code: 'ENOENT' });
+    assertIpvsError(() => channel.request(encodeGetFamily('NoSuchFamily42')), { kind: 'kernel', code: 'ENOENT', command: 'CTRL_CMD_GETFAMILY' });
     assert.equal(lookups, 2);
   });
 
   it('times out with ETIMEDOUT instead of hanging when no answer comes', () => {
     const quiet = NetlinkSocket.open(NETLINK_GENERIC, { receiveTimeoutMs: 50 });
     try {
-      // Without NLM_F_REQUEST and NLM_F_ACK the kernel silently drops the message.
-      const ignored = encodeGetFamily('nlctrl');
-      ignored.writeUInt16LE(0, 6);
-      assertIpvsError(() => quiet.receiveDumpBytes(ignored, 'CTRL_CMD_GETFAMILY'), { code: 'ETIMEDOUT' }, /no answer from the kernel/);
+      // The kernel skips a control message (type below NLMSG_MIN_TYPE) and, without NLM_F_ACK
+      // (a dump never gets one from the socket), answers nothing; we wait for NLMSG_DONE.
+      const ignored: NetlinkRequest = { command: 'NLMSG_NOOP', flags: NLM_F_DUMP, payload: Buffer.alloc(0) };
+      assertIpvsError(() => quiet.request(NLMSG.NOOP, ignored), { code: 'ETIMEDOUT' }, /no answer from the kernel/);
     } finally {
       quiet.close();
     }
@@ -165,7 +168,7 @@ describe('sockets in other network namespaces', () => {
   });
   after(() => deleteNetns(name));
 
-  const cookie = (s: NetlinkSocket): bigint => getsockoptU64(s.fd, SOL_SOCKET, SO_NETNS_COOKIE);
+  const cookie = (s: NetlinkSocket): bigint => netnsCookie(s.fd);
   const threadNetns = (): string => readlinkSync('/proc/thread-self/ns/net');
 
   it('creates the socket inside the namespace and returns the thread to its own', () => {

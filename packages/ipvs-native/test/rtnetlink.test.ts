@@ -4,7 +4,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { IpvsError } from '../src/errors.ts';
-import { NETLINK_ROUTE, NetlinkSocket } from '../src/netlink.ts';
+import { NETLINK_ROUTE } from '../src/kernel-constants.ts';
+import { NetlinkSocket } from '../src/netlink.ts';
 import { encodeGetAddresses } from '../src/rtnetlink-codec.ts';
 import { RouteClient } from '../src/rtnetlink.ts';
 import { createNetns, deleteNetns, ip, ipJson } from './host-netns.ts';
@@ -179,9 +180,9 @@ describe('RouteClient in a network namespace', () => {
     const other = NetlinkSocket.open(NETLINK_ROUTE, { netns: ns });
     try {
       let changed = false;
+      const request = encodeGetAddresses('ipv4');
       const dump = (): void =>
-        other.request(encodeGetAddresses('ipv4'), {
-          command: 'RTM_GETADDR',
+        other.request(request.type, request, {
           onMessage: () => {
             // Between two datagrams of the dump, change the address list through another socket.
             if (!changed) client.addAddress('v1', '10.31.0.1/32');
