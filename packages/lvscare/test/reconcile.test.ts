@@ -1,13 +1,13 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { type Endpoint, formatEndpoint, parseEndpoint } from "../src/address.ts";
+import { type Endpoint, parseEndpoint } from "../src/address.ts";
 import { FakeDataplane } from "../src/dataplane/fake.ts";
 import { describeOp } from "../src/dataplane/ops.ts";
-import type { DataplaneOp as Op, DestinationSpec, DestinationState, ObservedVirtualServer, VirtualServerSpec } from "../src/dataplane/types.ts";
+import type { DataplaneOp as Op, DestinationState, ObservedVirtualServer, VirtualServerSpec } from "../src/dataplane/types.ts";
 import type { DesiredDestination } from "../src/desired-state.ts";
 import { plan } from "../src/plan.ts";
 import { applyPlan } from "../src/reconcile.ts";
-import { addDestination, addVirtualServer, deleteDestination, deleteVirtualServer, seed, updateDestination, updateVirtualServer } from "./helpers/ops.ts";
+import { seed } from "./helpers/ops.ts";
 
 const ep = (text: string): Endpoint => parseEndpoint(text, "test");
 const VS = ep("10.103.97.2:6443");
@@ -125,58 +125,5 @@ describe("applyPlan against the validating fake", () => {
     );
     assert.deepEqual(ops(applied), ["add virtual server 10.103.97.2:6443 rr"]);
     assert.deepEqual(fake.weights(VS), {});
-  });
-});
-
-describe("FakeDataplane answers like the kernel", () => {
-  const code = (c: string) => (err: Error & { code?: string }) => err.code === c;
-  // One op per apply, as the kernel sees one request each.
-  const calls = (fake: FakeDataplane) => ({
-    addVirtualServer: (s: VirtualServerSpec) => fake.apply([addVirtualServer(s)]),
-    updateVirtualServer: (s: VirtualServerSpec) => fake.apply([updateVirtualServer(s)]),
-    deleteVirtualServer: (a: Endpoint) => fake.apply([deleteVirtualServer(a)]),
-    addDestination: (v: Endpoint, d: DestinationSpec) => fake.apply([addDestination(v, d)]),
-    updateDestination: (v: Endpoint, d: DestinationSpec) => fake.apply([updateDestination(v, d)]),
-    deleteDestination: (v: Endpoint, a: Endpoint) => fake.apply([deleteDestination(v, a)]),
-  });
-
-  it("refuses duplicates and missing objects with the kernel's errno", async () => {
-    const fake = new FakeDataplane();
-    const kernel = calls(fake);
-    await assert.rejects(kernel.updateVirtualServer(spec), code("ESRCH"));
-    await assert.rejects(kernel.deleteVirtualServer(VS), code("ESRCH"));
-    await assert.rejects(kernel.addDestination(VS, { address: M1, weight: 1, forward: "masq" }), code("ESRCH"));
-    await kernel.addVirtualServer(spec);
-    await assert.rejects(kernel.addVirtualServer(spec), code("EEXIST"));
-    await kernel.addDestination(VS, { address: M1, weight: 1, forward: "masq" });
-    await assert.rejects(kernel.addDestination(VS, { address: M1, weight: 1, forward: "masq" }), code("EEXIST"));
-    await assert.rejects(kernel.updateDestination(VS, { address: M2, weight: 1, forward: "masq" }), code("ENOENT"));
-    await assert.rejects(kernel.deleteDestination(VS, M2), code("ENOENT"));
-    assert.equal(await fake.read(ep("10.9.9.9:1")), undefined, "a missing service reads as absent, destinations and all");
-  });
-
-  it("validates like the kernel: scheduler module, weight range, family, unicast", async () => {
-    const fake = new FakeDataplane();
-    const kernel = calls(fake);
-    await assert.rejects(kernel.addVirtualServer({ ...spec, scheduler: "fastest" }), code("ENOENT"));
-    await kernel.addVirtualServer(spec);
-    await assert.rejects(kernel.addDestination(VS, { address: M1, weight: -1, forward: "masq" }), code("ERANGE"));
-    await assert.rejects(kernel.addDestination(VS, { address: M1, weight: 2 ** 31, forward: "masq" }), code("ERANGE"));
-    await assert.rejects(kernel.addDestination(VS, { address: ep("[fd00::1]:6443"), weight: 1, forward: "masq" }), code("EINVAL"));
-    await assert.rejects(kernel.addDestination(VS, { address: ep("0.0.0.0:6443"), weight: 1, forward: "masq" }), code("EINVAL"));
-    await assert.rejects(fake.setSysctl("net.ipv4.vs.no_such_knob", "1"), code("ENOENT"));
-  });
-
-  it("deleting a virtual server removes its destinations; a flush removes everything", async () => {
-    const fake = new FakeDataplane();
-    const kernel = calls(fake);
-    await kernel.addVirtualServer(spec);
-    await kernel.addDestination(VS, { address: M1, weight: 1, forward: "masq" });
-    await kernel.deleteVirtualServer(VS);
-    await kernel.addVirtualServer(spec);
-    assert.deepEqual(fake.weights(VS), {});
-    fake.flushAll();
-    assert.equal(await fake.read(VS), undefined);
-    assert.equal(formatEndpoint(VS), "10.103.97.2:6443");
   });
 });
