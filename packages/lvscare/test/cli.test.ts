@@ -35,11 +35,10 @@ class Buffered {
 }
 
 /** In-process CLI with the fake dataplane; records whether a dataplane was ever created. */
-function harness(env: Record<string, string> = {}) {
+function harness(env: Record<string, string> = {}, fake = new FakeDataplane()) {
   const stdout = new Buffered();
   const stderr = new Buffered();
   const logs = new Buffered();
-  const fake = new FakeDataplane();
   let created = 0;
   let stop: (signal: string) => void = () => undefined;
   const stopped = new Promise<string>((resolve) => {
@@ -252,6 +251,15 @@ describe("lvscare care with sealos's exact manifest arguments", () => {
     assert.equal(JSON.stringify(h.fake.weights(vs)), want, "rules left in place");
     assert.match(h.logs.text, /stopping signal=SIGTERM/);
     await assert.rejects(fetch(`${base}/metrics`), "metrics server closed");
+  });
+
+  it("refuses a scheduler the dataplane does not have, as bad input, before changing anything", async () => {
+    const h = harness({}, new FakeDataplane({ capabilities: { schedulers: ["rr"] } }));
+    const code = await main(["care", "--vs", "10.103.97.2:6443", "--rs", "10.0.0.1:6443", "--ip", "192.168.0.10", "--scheduler", "wrr"], h.io, h.deps);
+    assert.equal(code, 2);
+    assert.equal(h.stderr.text, "lvscare: --scheduler: the ipvs dataplane has no scheduler wrr (it has rr)\n");
+    assert.deepEqual(h.fake.operations, []);
+    assert.deepEqual(h.fake.routeList(), []);
   });
 
   it("-C with --run-once cleans and exits (upstream cleaned nothing there)", async () => {

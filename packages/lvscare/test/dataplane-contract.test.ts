@@ -14,4 +14,4 @@ function fakeBackend(name: string, options: FakeDataplaneOptions) {
 }
 
 dataplaneContract(fakeBackend("fake (in order, as IPVS)", {}));
-dataplaneContract(fakeBackend("fake (all or nothing)", { atomicApply: true }));
+dataplaneContract(fakeBackend("fake (all or nothing)", { capabilities: { atomicApply: true } }));

@@ -134,7 +134,7 @@ describe("FakeDataplane for tests", () => {
   });
 
   it("atomicApply: a refusal anywhere leaves the table and the operation log as they were", async () => {
-    const fake = new FakeDataplane({ atomicApply: true });
+    const fake = new FakeDataplane({ capabilities: { atomicApply: true } });
     assert.equal(fake.capabilities.atomicApply, true);
     await seed(fake, spec, [[M1, 1]]);
     const before = { dump: fake.dump(), operations: fake.operations.length };

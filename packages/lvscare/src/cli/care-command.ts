@@ -3,8 +3,10 @@
  * ways to use it: -C (clean), --run-once, or the daemon.
  */
 import type { Endpoint } from "../address.ts";
-import { type RawCareOptions, parseCareConfig } from "../config.ts";
+import { type CareConfig, type RawCareOptions, parseCareConfig } from "../config.ts";
 import { instrumentDataplane } from "../dataplane/instrumented.ts";
+import type { Dataplane } from "../dataplane/types.ts";
+import { UsageError } from "../errors.ts";
 import { rulerFor } from "../host-setup.ts";
 import { createLogger } from "../log.ts";
 import { CareMetrics } from "../metrics.ts";
@@ -39,6 +41,7 @@ export async function careCommand(raw: RawCareOptions, io: CliIo, deps: CliDeps)
   const opened = await deps.createDataplane({ masquerade });
   const dataplane = metrics ? instrumentDataplane(opened, metrics) : opened;
   try {
+    requireSupport(config, opened);
     if (config.clean) {
       await clean(config, { dataplane, logger });
       return 0;
@@ -54,9 +57,18 @@ export async function careCommand(raw: RawCareOptions, io: CliIo, deps: CliDeps)
     }
     return await runDaemon(config, { dataplane, ruler, logger, metrics, createProber }, deps);
   } catch (err) {
-    logger.error({ err: err instanceof Error ? err.message : String(err) }, "failed");
+    if (!(err instanceof UsageError)) logger.error({ err: err instanceof Error ? err.message : String(err) }, "failed");
     throw err;
   } finally {
     await opened.close();
+  }
+}
+
+/** Flags the dataplane cannot honour are bad input (exit 2), found before anything is changed. */
+function requireSupport(config: CareConfig, dataplane: Dataplane): void {
+  if (config.clean) return;
+  const { schedulers } = dataplane.capabilities;
+  if (!schedulers.includes(config.scheduler)) {
+    throw new UsageError(`--scheduler: the ${dataplane.kind} dataplane has no scheduler ${config.scheduler} (it has ${schedulers.join(", ")})`);
   }
 }

@@ -2,8 +2,8 @@
  * FAKE dataplane: an in-memory IPVS table, route table, dummy links and sysctls for tests on hosts
  * without IPVS. It imitates the kernel's IPVS backend (ipvs.ts): the same capabilities (weight
  * limit 65535), the same errno for every refusal (EEXIST, ESRCH, ENOENT, ERANGE, EINVAL), ops
- * applied in order up to the first refusal; with `{ atomicApply: true }` it applies all or nothing
- * instead, as a transactional backend (nftables) does. The contract suite
+ * applied in order up to the first refusal; with `{ capabilities: { atomicApply: true } }` it
+ * applies all or nothing instead, as a transactional backend (nftables) does. The contract suite
  * (test/dataplane-contract.ts) runs the same scenarios against it and against the real kernel.
  *
  * For tests: every change is recorded in `operations`, `failNext` makes the kernel refuse the next
@@ -54,8 +54,11 @@ export interface FakeLink {
 }
 
 export interface FakeDataplaneOptions {
-  /** Apply op lists all or nothing, as a transactional backend does (default: in order, like IPVS). */
-  readonly atomicApply?: boolean;
+  /**
+   * What differs from IPVS's capabilities, e.g. `{ atomicApply: true }` to apply op lists all or
+   * nothing as a transactional backend does, or fewer schedulers.
+   */
+  readonly capabilities?: Partial<DataplaneCapabilities>;
 }
 
 interface StoredService {
@@ -82,7 +85,7 @@ export class FakeDataplane implements Dataplane {
   private closed = false;
 
   constructor(options: FakeDataplaneOptions = {}) {
-    this.capabilities = { ...IPVS_CAPABILITIES, atomicApply: options.atomicApply ?? false };
+    this.capabilities = { ...IPVS_CAPABILITIES, ...options.capabilities };
   }
 
   /** The next `call` (e.g. "addDestination", "read") is refused with `code`, as the kernel would. */
