@@ -7,14 +7,16 @@ import { type Endpoint, formatEndpoint } from "./address.ts";
 import { systemClock, type Clock } from "./clock.ts";
 import type { CareConfig } from "./config.ts";
 import { CareController, type ControllerOutput, type HealthTransition, type ProbeRole } from "./controller/controller.ts";
+import { describeOp } from "./dataplane/ops.ts";
 import type { Dataplane, Ruler } from "./dataplane/types.ts";
-import { applySysctls, describeRuler, virtualServerSpec } from "./host-setup.ts";
+import { desiredState } from "./desired-state.ts";
+import { applySysctls, describeRuler } from "./host-setup.ts";
 import type { Logger } from "./log.ts";
 import { RepeatLimiter } from "./log-limiter.ts";
 import type { CareMetrics } from "./metrics.ts";
 import type { Prober } from "./probe/http-prober.ts";
 import type { ProbeOutcome } from "./probe/outcome.ts";
-import { applyPlan, describeOp, plan, readObserved } from "./reconcile.ts";
+import { reconcile } from "./reconcile.ts";
 
 /** How often the mode's ruler (route / dummy link / masquerade) is re-checked and repaired. */
 export const RULER_CHECK_MS = 60_000;
@@ -254,23 +256,17 @@ export class CareDaemon {
 
   private async reconcileOnce(why: string): Promise<void> {
     if (!this.controller) return;
-    const vs = this.config.virtualServer;
     try {
-      const observed = await readObserved(this.dataplane, vs);
-      const desired = this.controller.desired();
-      const ops = plan({ virtualServer: virtualServerSpec(this.config), destinations: desired.destinations, configured: this.config.realServers }, observed);
-      let count = observed.destinations.length;
-      await applyPlan(this.dataplane, vs, ops, (op) => {
-        if (op.kind === "add-destination") count++;
-        if (op.kind === "delete-destination") count--;
-        this.logger.info({ reason: op.reason, trigger: why }, `ipvs: ${describeOp(op)}`);
+      const desired = desiredState(this.config, this.controller.desired().destinations);
+      const { destinations } = await reconcile(this.dataplane, desired, (op) => {
+        this.logger.info({ reason: op.reason, trigger: why }, `${this.dataplane.kind}: ${describeOp(op)}`);
       });
-      this.metrics?.reconciled(Math.max(0, count));
+      this.metrics?.reconciled(destinations);
       const suppressed = this.errors.clear("reconcile:");
       if (suppressed !== undefined) this.logger.info({ suppressed }, "reconcile works again");
       if (!this.isReady) {
         this.isReady = true;
-        this.logger.info({ destinations: Math.max(0, count) }, "first reconcile done: ready");
+        this.logger.info({ destinations }, "first reconcile done: ready");
       }
     } catch (err) {
       this.metrics?.reconcileFailed();

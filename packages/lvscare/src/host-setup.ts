@@ -1,15 +1,10 @@
 /** What besides the IPVS table each mode needs on the host: the "ruler" and sysctls. */
 import type { CareConfig } from "./config.ts";
-import type { Dataplane, Ruler, RulerTarget, VirtualServerSpec } from "./dataplane/types.ts";
+import type { Dataplane, DataplaneKind, Ruler, RulerTarget } from "./dataplane/types.ts";
 import type { Logger } from "./log.ts";
 
 /** Upstream's metric for the VIP route; a lower-metric route someone else adds wins over ours. */
 export const ROUTE_METRIC = 50;
-
-export function virtualServerSpec(config: CareConfig): VirtualServerSpec {
-  // Upstream's service: TCP, the chosen scheduler, no persistence.
-  return { address: config.virtualServer, scheduler: config.scheduler, flags: 0, timeout: 0 };
-}
 
 export function rulerTargetFor(config: CareConfig): RulerTarget | undefined {
   const vip = config.virtualServer.ip;
@@ -49,7 +44,9 @@ export interface SysctlSetting {
   readonly why: string;
 }
 
-export function requiredSysctls(config: CareConfig): SysctlSetting[] {
+/** The kernel settings the daemon needs under a dataplane of `kind` (IPVS's own knobs only for IPVS). */
+export function requiredSysctls(config: CareConfig, kind: DataplaneKind): SysctlSetting[] {
+  if (kind !== "ipvs") return [];
   const settings: SysctlSetting[] = [
     {
       name: "net.ipv4.vs.expire_nodest_conn",
@@ -70,7 +67,7 @@ export function requiredSysctls(config: CareConfig): SysctlSetting[] {
 /** Sets each sysctl, logging what changed; a failure is logged and returned, not thrown. */
 export async function applySysctls(dataplane: Dataplane, config: CareConfig, logger: Logger): Promise<Error | undefined> {
   let failure: Error | undefined;
-  for (const setting of requiredSysctls(config)) {
+  for (const setting of requiredSysctls(config, dataplane.kind)) {
     try {
       const previous = await dataplane.setSysctl(setting.name, setting.value);
       if (previous.trim() === setting.value) logger.debug({ sysctl: setting.name, value: setting.value }, "sysctl already set");

@@ -8,10 +8,15 @@ export { parseEndpoint, formatEndpoint, type Endpoint, type IpFamily } from "./a
 export { UsageError } from "./errors.ts";
 export { CareDaemon, type CareDaemonOptions } from "./care.ts";
 export { CareController, type ControllerTiming, type ControllerCommand, type HealthTransition } from "./controller/controller.ts";
-export { plan, applyPlan, readObserved, type Op, type DesiredState, type ObservedState } from "./reconcile.ts";
+export { plan } from "./plan.ts";
+export { reconcile, applyPlan, type ReconcileResult } from "./reconcile.ts";
+export type { DesiredState, DesiredDestination, DesiredWeight } from "./desired-state.ts";
 export { runOnce, clean } from "./one-shot.ts";
-export { DataplaneError, isDataplaneError } from "./dataplane/error.ts";
+export { DataplaneError, DataplaneApplyError, isDataplaneError } from "./dataplane/error.ts";
+export { describeOp } from "./dataplane/ops.ts";
 export type * from "./dataplane/types.ts";
-export { FakeDataplane } from "./dataplane/fake.ts";
+export { FakeDataplane, type FakeDataplaneOptions } from "./dataplane/fake.ts";
+export { createKernelDataplane, type KernelDataplaneChoices } from "./dataplane/index.ts";
+export { formatIpvsTable } from "./ipvs-format.ts";
 export { main, run, type CliDeps, type CliIo } from "./cli.ts";
 export { VERSION } from "./version.ts";

@@ -2,12 +2,11 @@
  * `lvscare ipvs list`: the IPVS table as `ipvsadm -Ln` prints it (same columns and widths), or
  * as JSON, for images that carry no ipvsadm.
  */
+import { IP_VS_SVC_F_ONEPACKET, IP_VS_SVC_F_PERSISTENT } from "@lvscare/ipvs-native";
 import { formatEndpoint } from "./address.ts";
 import type { ForwardMethod, IpvsTable, ListedVirtualServer } from "./dataplane/types.ts";
 
 const FORWARD_NAMES: Record<ForwardMethod, string> = { masq: "Masq", local: "Local", tunnel: "Tunnel", route: "Route", bypass: "Bypass" };
-const IP_VS_SVC_F_PERSISTENT = 0x1;
-const IP_VS_SVC_F_ONEPACKET = 0x4;
 
 const PROTOCOL_NUMBERS: Record<ListedVirtualServer["protocol"], number> = { TCP: 6, UDP: 17, SCTP: 132, FWM: 0 };
 

@@ -5,14 +5,16 @@
 import { formatEndpoint } from "./address.ts";
 import type { CareConfig } from "./config.ts";
 import { desiredDestinations } from "./controller/desired.ts";
-import { isDataplaneError } from "./dataplane/error.ts";
+import { DataplaneApplyError } from "./dataplane/error.ts";
+import { describeOp } from "./dataplane/ops.ts";
 import type { Dataplane, Ruler } from "./dataplane/types.ts";
-import { applySysctls, describeRuler, rulerTargetFor, virtualServerSpec } from "./host-setup.ts";
+import { desiredState } from "./desired-state.ts";
+import { applySysctls, describeRuler, rulerTargetFor } from "./host-setup.ts";
 import type { Logger } from "./log.ts";
 import type { Prober } from "./probe/http-prober.ts";
 import { probeOnce } from "./probe/probe-once.ts";
 import { describeOutcome } from "./probe/outcome.ts";
-import { applyPlan, describeOp, plan, readObserved } from "./reconcile.ts";
+import { reconcile } from "./reconcile.ts";
 
 export interface RunOnceSummary {
   readonly healthy: number;
@@ -52,11 +54,11 @@ export async function runOnce(
         : "no master passed its health check: programming none (--all-down remove)",
     );
   }
-  const observed = await readObserved(dataplane, config.virtualServer);
-  const ops = plan({ virtualServer: virtualServerSpec(config), destinations: desired.destinations, configured: config.realServers }, observed);
-  await applyPlan(dataplane, config.virtualServer, ops, (op) => logger.info({ reason: op.reason }, `ipvs: ${describeOp(op)}`));
+  const { applied } = await reconcile(dataplane, desiredState(config, desired.destinations), (op) =>
+    logger.info({ reason: op.reason }, `${dataplane.kind}: ${describeOp(op)}`),
+  );
   const healthy = masters.filter((m) => m.health === "up").length;
-  logger.info({ healthy, total: masters.length, operations: ops.length }, "run-once done");
+  logger.info({ healthy, total: masters.length, operations: applied.length }, "run-once done");
   return { healthy, total: masters.length, allDown: desired.allDown };
 }
 
@@ -68,10 +70,10 @@ export async function clean(config: CareConfig, deps: { dataplane: Dataplane; lo
   const { dataplane, logger } = deps;
   const vs = formatEndpoint(config.virtualServer);
   try {
-    await dataplane.deleteVirtualServer(config.virtualServer);
+    await dataplane.apply([{ kind: "delete-virtual-server", address: config.virtualServer, reason: "-C" }]);
     logger.info({ vs }, "removed virtual server");
   } catch (err) {
-    if (!isDataplaneError(err, "ESRCH")) throw err;
+    if (!(err instanceof DataplaneApplyError && err.code === "ESRCH")) throw err;
     logger.info({ vs }, "no virtual server to remove");
   }
   const target = rulerTargetFor(config);

@@ -7,6 +7,7 @@ import { rulerFor } from "../src/host-setup.ts";
 import { captureLogger, careConfig, endpoint, type RunningCare, startCare } from "./helpers/care-harness.ts";
 import { HealthzServer } from "./helpers/healthz-server.ts";
 import { createTestPki, type TestPki } from "./helpers/pki.ts";
+import { seed } from "./helpers/ops.ts";
 import { waitFor } from "./helpers/wait.ts";
 
 const VIP = "10.103.97.2:6443";
@@ -120,8 +121,7 @@ describe("care loop: real HTTPS masters, fake dataplane", () => {
   it("adopts the kernel's table after a restart: nothing removed, re-added or re-weighted", async () => {
     const servers = await masters();
     const fake = new FakeDataplane();
-    await fake.addVirtualServer({ address: endpoint(VIP), scheduler: "rr", flags: 0, timeout: 0 });
-    for (const s of servers) await fake.addDestination(endpoint(VIP), { address: endpoint(s.endpoint), weight: 1, forward: "masq" });
+    await seed(fake, { address: endpoint(VIP), scheduler: "rr", persistenceTimeout: 0 }, servers.map((s) => [endpoint(s.endpoint), 1] as const));
     fake.operations.length = 0;
     const c = await care(servers, [], fake);
     await waitFor(() => c.records.filter((r) => /^master .* up: in rotation$/.test(r.msg)).length === 3, "all three known up");
@@ -137,8 +137,7 @@ describe("care loop: real HTTPS masters, fake dataplane", () => {
   it("prunes a destination that is not in --rs, quiescing it first", async () => {
     const servers = await masters(2);
     const fake = new FakeDataplane();
-    await fake.addVirtualServer({ address: endpoint(VIP), scheduler: "wlc", flags: 0, timeout: 0 });
-    await fake.addDestination(endpoint(VIP), { address: endpoint("10.0.0.99:6443"), weight: 1, forward: "masq" });
+    await seed(fake, { address: endpoint(VIP), scheduler: "wlc", persistenceTimeout: 0 }, [[endpoint("10.0.0.99:6443"), 1]]);
     const c = await care(servers, [], fake);
     await waitFor(() => JSON.stringify(weights(c)) === JSON.stringify(allAt(servers, 1)), "only --rs left");
     const stranger = c.fake.operations.filter((o) => o.target.includes("10.0.0.99"));
@@ -188,7 +187,7 @@ describe("care loop: real HTTPS masters, fake dataplane", () => {
   it("rate-limits a reconcile error that repeats every interval", async () => {
     const servers = await masters(1);
     const fake = new FakeDataplane();
-    for (let i = 0; i < 6; i++) fake.failNext("getVirtualServer", "EPERM");
+    for (let i = 0; i < 6; i++) fake.failNext("read", "EPERM");
     const c = await care(servers, [], fake);
     await waitFor(() => c.fake.operations.some((o) => o.op === "addDestination"), "works after the faults are used up", 30_000);
     const errors = c.records.filter((r) => r.msg.startsWith("reconcile failed"));
@@ -230,16 +229,16 @@ describe("run-once and clean", () => {
   it("-C removes our virtual server and route, nothing else, and can run twice", async () => {
     const fake = new FakeDataplane();
     const other = endpoint("10.96.0.1:443");
-    await fake.addVirtualServer({ address: other, scheduler: "rr", flags: 0, timeout: 0 });
-    await fake.addVirtualServer({ address: endpoint(VIP), scheduler: "rr", flags: 0, timeout: 0 });
+    await seed(fake, { address: other, scheduler: "rr", persistenceTimeout: 0 });
+    await seed(fake, { address: endpoint(VIP), scheduler: "rr", persistenceTimeout: 0 });
     const config = careConfig(["--vs", VIP, "-C"]);
     await fake.ensureRuler({ mode: "route", vip: "10.103.97.2", family: 4, metric: 50, gateway: "192.168.0.10" });
     await fake.ensureRuler({ mode: "route", vip: "10.96.0.1", family: 4, metric: 50, gateway: "192.168.0.10" });
     const { logger } = captureLogger();
     await clean(config, { dataplane: fake, logger });
     await clean(config, { dataplane: fake, logger });
-    assert.equal(await fake.getVirtualServer(endpoint(VIP)), undefined);
-    assert.notEqual(await fake.getVirtualServer(other), undefined);
+    assert.equal(await fake.read(endpoint(VIP)), undefined);
+    assert.notEqual(await fake.read(other), undefined);
     assert.deepEqual(fake.routeList().map((r) => r.destination), ["10.96.0.1/32"]);
   });
 

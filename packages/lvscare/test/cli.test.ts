@@ -11,6 +11,7 @@ import { FakeDataplane } from "../src/dataplane/fake.ts";
 import { VERSION } from "../src/version.ts";
 import { HealthzServer } from "./helpers/healthz-server.ts";
 import { createTestPki, type TestPki } from "./helpers/pki.ts";
+import { seed } from "./helpers/ops.ts";
 import { waitFor } from "./helpers/wait.ts";
 
 const BIN = new URL("../bin/lvscare", import.meta.url).pathname;
@@ -34,11 +35,10 @@ class Buffered {
 }
 
 /** In-process CLI with the fake dataplane; records whether a dataplane was ever created. */
-function harness(env: Record<string, string> = {}) {
+function harness(env: Record<string, string> = {}, fake = new FakeDataplane()) {
   const stdout = new Buffered();
   const stderr = new Buffered();
   const logs = new Buffered();
-  const fake = new FakeDataplane();
   let created = 0;
   let stop: (signal: string) => void = () => undefined;
   const stopped = new Promise<string>((resolve) => {
@@ -180,8 +180,7 @@ describe("lvscare static-pod", () => {
 describe("lvscare ipvs list", () => {
   it("prints the table like ipvsadm -Ln, or JSON", async () => {
     const h = harness();
-    await h.fake.addVirtualServer({ address: { ip: "10.103.97.2", port: 6443, family: 4 }, scheduler: "rr", flags: 0, timeout: 0 });
-    await h.fake.addDestination({ ip: "10.103.97.2", port: 6443, family: 4 }, { address: { ip: "192.168.0.2", port: 6443, family: 4 }, weight: 1, forward: "masq" });
+    await seed(h.fake, { address: { ip: "10.103.97.2", port: 6443, family: 4 }, scheduler: "rr", persistenceTimeout: 0 }, [[{ ip: "192.168.0.2", port: 6443, family: 4 }, 1]]);
     assert.equal(await main(["ipvs", "list"], h.io, h.deps), 0);
     assert.equal(
       h.stdout.text,
@@ -195,7 +194,7 @@ describe("lvscare ipvs list", () => {
       ].join("\n"),
     );
     const j = harness();
-    await j.fake.addVirtualServer({ address: { ip: "fd00::10", port: 6443, family: 6 }, scheduler: "rr", flags: 0, timeout: 0 });
+    await seed(j.fake, { address: { ip: "fd00::10", port: 6443, family: 6 }, scheduler: "rr", persistenceTimeout: 0 });
     assert.equal(await main(["ipvs", "list", "--json"], j.io, j.deps), 0);
     const table = JSON.parse(j.stdout.text) as { services: Array<{ address: string }> };
     assert.equal(table.services[0]?.address, "[fd00::10]:6443");
@@ -254,10 +253,19 @@ describe("lvscare care with sealos's exact manifest arguments", () => {
     await assert.rejects(fetch(`${base}/metrics`), "metrics server closed");
   });
 
+  it("refuses a scheduler the dataplane does not have, as bad input, before changing anything", async () => {
+    const h = harness({}, new FakeDataplane({ capabilities: { schedulers: ["rr"] } }));
+    const code = await main(["care", "--vs", "10.103.97.2:6443", "--rs", "10.0.0.1:6443", "--ip", "192.168.0.10", "--scheduler", "wrr"], h.io, h.deps);
+    assert.equal(code, 2);
+    assert.equal(h.stderr.text, "lvscare: --scheduler: the ipvs dataplane has no scheduler wrr (it has rr)\n");
+    assert.deepEqual(h.fake.operations, []);
+    assert.deepEqual(h.fake.routeList(), []);
+  });
+
   it("-C with --run-once cleans and exits (upstream cleaned nothing there)", async () => {
     const h = harness();
     const vs = { ip: "10.103.97.2", port: 6443, family: 4 as const };
-    await h.fake.addVirtualServer({ address: vs, scheduler: "rr", flags: 0, timeout: 0 });
+    await seed(h.fake, { address: vs, scheduler: "rr", persistenceTimeout: 0 });
     assert.equal(await main(["care", "--vs", "10.103.97.2:6443", "--run-once", "-C"], h.io, h.deps), 0);
     assert.equal(h.fake.weights(vs), undefined, "virtual server removed");
     assert.ok(h.fake.operations.some((o) => o.op === "deleteVirtualServer"));

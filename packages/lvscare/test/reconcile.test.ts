@@ -1,16 +1,27 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { type Endpoint, formatEndpoint, parseEndpoint } from "../src/address.ts";
+import { type Endpoint, parseEndpoint } from "../src/address.ts";
 import { FakeDataplane } from "../src/dataplane/fake.ts";
-import type { DestinationState, VirtualServerSpec } from "../src/dataplane/types.ts";
-import { applyPlan, type DesiredDestination, describeOp, type Op, plan, readObserved } from "../src/reconcile.ts";
+import { describeOp } from "../src/dataplane/ops.ts";
+import type { DataplaneOp as Op, DestinationState, ObservedVirtualServer, VirtualServerSpec } from "../src/dataplane/types.ts";
+import type { DesiredDestination } from "../src/desired-state.ts";
+import { plan } from "../src/plan.ts";
+import { applyPlan } from "../src/reconcile.ts";
+import { seed } from "./helpers/ops.ts";
 
 const ep = (text: string): Endpoint => parseEndpoint(text, "test");
 const VS = ep("10.103.97.2:6443");
 const M1 = ep("10.0.0.1:6443");
 const M2 = ep("10.0.0.2:6443");
 const M3 = ep("10.0.0.3:6443");
-const spec: VirtualServerSpec = { address: VS, scheduler: "rr", flags: 0, timeout: 0 };
+const spec: VirtualServerSpec = { address: VS, scheduler: "rr", persistenceTimeout: 0 };
+const observedAs = (destinations: DestinationState[], overrides: Partial<ObservedVirtualServer> = {}): ObservedVirtualServer => ({
+  ...spec,
+  extraSettings: [],
+  destinations,
+  ...overrides,
+});
+const readObserved = (fake: FakeDataplane, address: Endpoint) => fake.read(address);
 const dest = (address: Endpoint, weight: number, forward: DestinationState["forward"] = "masq"): DestinationState => ({
   address,
   weight,
@@ -23,34 +34,31 @@ const ops = (list: Op[]): string[] => list.map(describeOp);
 
 describe("plan", () => {
   it("creates a missing virtual server with every wanted destination", () => {
-    const result = plan(desired([{ address: M1, weight: 1 }, { address: M2, weight: 1 }, { address: M3, weight: "adopt" }]), {
-      virtualServer: undefined,
-      destinations: [],
-    });
+    const result = plan(desired([{ address: M1, weight: 1 }, { address: M2, weight: 1 }, { address: M3, weight: "adopt" }]), undefined);
     assert.deepEqual(ops(result), ["add virtual server 10.103.97.2:6443 rr", "add 10.0.0.1:6443 weight 1", "add 10.0.0.2:6443 weight 1"]);
   });
 
   it("does nothing when the kernel already matches", () => {
-    const observed = { virtualServer: { ...spec, flags: 0x2 }, destinations: [dest(M1, 1), dest(M2, 1), dest(M3, 1)] };
+    const observed = observedAs([dest(M1, 1), dest(M2, 1), dest(M3, 1)]);
     assert.deepEqual(plan(desired([{ address: M1, weight: 1 }, { address: M2, weight: 1 }, { address: M3, weight: 1 }]), observed), []);
   });
 
   it("adopts whatever an unknown master has, without adding it", () => {
-    const observed = { virtualServer: spec, destinations: [dest(M1, 1), dest(M2, 0)] };
+    const observed = observedAs([dest(M1, 1), dest(M2, 0)]);
     const wanted = [M1, M2, M3].map((address) => ({ address, weight: "adopt" as const }));
     assert.deepEqual(plan(desired(wanted), observed), []);
   });
 
   it("corrects a changed virtual server", () => {
-    const observed = { virtualServer: { ...spec, scheduler: "wlc", flags: 0x1 | 0x2, timeout: 300 }, destinations: [] };
+    const observed = observedAs([], { scheduler: "wlc", persistenceTimeout: 300, extraSettings: ["one-packet scheduling"] });
     const [op] = plan(desired([]), observed);
     assert.equal(op?.kind, "update-virtual-server");
-    assert.equal(op?.reason, "scheduler wlc -> rr, flags 0x1 -> 0x0, timeout 300 -> 0");
+    assert.equal(op?.reason, "scheduler wlc -> rr, persistence 300s -> none, one-packet scheduling -> off");
   });
 
   it("quiesces then deletes a master out of rotation, and prunes one not in --rs", () => {
     const stranger = ep("10.0.0.9:6443");
-    const observed = { virtualServer: spec, destinations: [dest(M1, 1), dest(M2, 1), dest(stranger, 1), dest(M3, 0)] };
+    const observed = observedAs([dest(M1, 1), dest(M2, 1), dest(stranger, 1), dest(M3, 0)]);
     const result = plan(desired([{ address: M1, weight: 1 }]), observed);
     assert.deepEqual(ops(result), [
       "set 10.0.0.2:6443 weight 0",
@@ -64,14 +72,14 @@ describe("plan", () => {
   });
 
   it("restores weights and forwarding someone changed", () => {
-    const observed = { virtualServer: spec, destinations: [dest(M1, 5), dest(M2, 1, "route")] };
+    const observed = observedAs([dest(M1, 5), dest(M2, 1, "route")]);
     const result = plan(desired([{ address: M1, weight: 1 }, { address: M2, weight: 1 }]), observed);
     assert.deepEqual(ops(result), ["set 10.0.0.1:6443 weight 1", "set 10.0.0.2:6443 weight 1"]);
     assert.equal(result[1]?.reason, "forwarding route -> masq");
   });
 
   it("orders adds before removals so a failover never empties the table", () => {
-    const observed = { virtualServer: spec, destinations: [dest(M1, 1)] };
+    const observed = observedAs([dest(M1, 1)]);
     assert.deepEqual(ops(plan(desired([{ address: M2, weight: 1 }]), observed)), [
       "add 10.0.0.2:6443 weight 1",
       "set 10.0.0.1:6443 weight 0",
@@ -84,23 +92,21 @@ describe("applyPlan against the validating fake", () => {
   it("carries out a plan and reads back what it planned", async () => {
     const fake = new FakeDataplane();
     const wanted = desired([{ address: M1, weight: 1 }, { address: M2, weight: 1 }]);
-    await applyPlan(fake, VS, plan(wanted, await readObserved(fake, VS)), () => undefined);
+    await applyPlan(fake, plan(wanted, await readObserved(fake, VS)), () => undefined);
     assert.deepEqual(fake.weights(VS), { "10.0.0.1:6443": 1, "10.0.0.2:6443": 1 });
     assert.deepEqual(plan(wanted, await readObserved(fake, VS)), [], "converged");
   });
 
   it("treats a destination added meanwhile as an update, and one deleted meanwhile as done", async () => {
     const fake = new FakeDataplane();
-    await fake.addVirtualServer(spec);
-    await fake.addDestination(VS, { address: M1, weight: 7, forward: "masq" });
+    await seed(fake, spec, [[M1, 7]]);
     const applied: string[] = [];
     await applyPlan(
       fake,
-      VS,
       [
-        { kind: "add-destination", destination: { address: M1, weight: 1, forward: "masq" }, reason: "test" },
-        { kind: "update-destination", destination: { address: M2, weight: 0, forward: "masq" }, reason: "test" },
-        { kind: "delete-destination", address: M2, reason: "test" },
+        { kind: "add-destination", virtualServer: VS, destination: { address: M1, weight: 1, forward: "masq" }, reason: "test" },
+        { kind: "update-destination", virtualServer: VS, destination: { address: M2, weight: 0, forward: "masq" }, reason: "test" },
+        { kind: "delete-destination", virtualServer: VS, address: M2, reason: "test" },
       ],
       (op) => applied.push(describeOp(op)),
     );
@@ -114,51 +120,10 @@ describe("applyPlan against the validating fake", () => {
     const applied: Op[] = [];
     const wanted = desired([{ address: M1, weight: 1 }, { address: M2, weight: 1 }]);
     await assert.rejects(
-      applyPlan(fake, VS, plan(wanted, await readObserved(fake, VS)), (op) => applied.push(op)),
+      applyPlan(fake, plan(wanted, await readObserved(fake, VS)), (op) => applied.push(op)),
       (err: Error & { code?: string }) => err.code === "ENOMEM",
     );
     assert.deepEqual(ops(applied), ["add virtual server 10.103.97.2:6443 rr"]);
     assert.deepEqual(fake.weights(VS), {});
-  });
-});
-
-describe("FakeDataplane answers like the kernel", () => {
-  const code = (c: string) => (err: Error & { code?: string }) => err.code === c;
-
-  it("refuses duplicates and missing objects with the kernel's errno", async () => {
-    const fake = new FakeDataplane();
-    await assert.rejects(fake.updateVirtualServer(spec), code("ESRCH"));
-    await assert.rejects(fake.deleteVirtualServer(VS), code("ESRCH"));
-    await assert.rejects(fake.addDestination(VS, { address: M1, weight: 1, forward: "masq" }), code("ESRCH"));
-    await fake.addVirtualServer(spec);
-    await assert.rejects(fake.addVirtualServer(spec), code("EEXIST"));
-    await fake.addDestination(VS, { address: M1, weight: 1, forward: "masq" });
-    await assert.rejects(fake.addDestination(VS, { address: M1, weight: 1, forward: "masq" }), code("EEXIST"));
-    await assert.rejects(fake.updateDestination(VS, { address: M2, weight: 1, forward: "masq" }), code("ENOENT"));
-    await assert.rejects(fake.deleteDestination(VS, M2), code("ENOENT"));
-    assert.deepEqual(await fake.listDestinations(ep("10.9.9.9:1")), [], "GET_DEST on a missing service is an empty dump");
-  });
-
-  it("validates like the kernel: scheduler module, weight range, family, unicast", async () => {
-    const fake = new FakeDataplane();
-    await assert.rejects(fake.addVirtualServer({ ...spec, scheduler: "fastest" }), code("ENOENT"));
-    await fake.addVirtualServer(spec);
-    await assert.rejects(fake.addDestination(VS, { address: M1, weight: -1, forward: "masq" }), code("ERANGE"));
-    await assert.rejects(fake.addDestination(VS, { address: M1, weight: 2 ** 31, forward: "masq" }), code("ERANGE"));
-    await assert.rejects(fake.addDestination(VS, { address: ep("[fd00::1]:6443"), weight: 1, forward: "masq" }), code("EINVAL"));
-    await assert.rejects(fake.addDestination(VS, { address: ep("0.0.0.0:6443"), weight: 1, forward: "masq" }), code("EINVAL"));
-    await assert.rejects(fake.setSysctl("net.ipv4.vs.no_such_knob", "1"), code("ENOENT"));
-  });
-
-  it("deleting a virtual server removes its destinations; a flush removes everything", async () => {
-    const fake = new FakeDataplane();
-    await fake.addVirtualServer(spec);
-    await fake.addDestination(VS, { address: M1, weight: 1, forward: "masq" });
-    await fake.deleteVirtualServer(VS);
-    await fake.addVirtualServer(spec);
-    assert.deepEqual(fake.weights(VS), {});
-    fake.flushAll();
-    assert.equal(await fake.getVirtualServer(VS), undefined);
-    assert.equal(formatEndpoint(VS), "10.103.97.2:6443");
   });
 });

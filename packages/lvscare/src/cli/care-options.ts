@@ -5,6 +5,15 @@
 import { type Command, Option } from "commander";
 import { CARE_DEFAULTS, type RawCareOptions, SCHEDULERS } from "../config.ts";
 
+/** `care --help`'s closing words: how our defaults differ from upstream's, and how to get upstream's. */
+export const CARE_HELP_AFTER = `
+Compatible with upstream lvscare: the same flags and CARE_* variables, so a manifest written by
+sealos works unchanged. Defaults differ where upstream's cannot meet sub-second failover
+(upstream: --interval 5s --health-timeout 10s, one failure quiesces): here a master that refuses
+connections is out within a second, a silent (blackholed) one within 3 s, and one lost packet
+removes nothing. Pass --interval 5s --health-timeout 10s --fall 1 --rise 1 for upstream's pace.
+`;
+
 interface CareFlag {
   readonly key: keyof RawCareOptions;
   readonly flags: string;

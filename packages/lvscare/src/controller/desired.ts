@@ -1,6 +1,6 @@
 import type { Endpoint } from "../address.ts";
 import type { AllDownPolicy } from "../config.ts";
-import type { DesiredDestination } from "../reconcile.ts";
+import type { DesiredDestination } from "../desired-state.ts";
 import type { Health } from "./health.ts";
 
 export interface MasterHealth {

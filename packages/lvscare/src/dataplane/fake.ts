@@ -1,32 +1,45 @@
 /**
- * FAKE dataplane: an in-memory IPVS table, route table, dummy links and sysctls for unit tests on
- * hosts without IPVS. It answers the way the kernel does (EEXIST, ESRCH, ENOENT, ERANGE, EINVAL)
- * so that code which only works against a forgiving fake fails here too. Every mutating call is
- * recorded in `operations`, and `failNext` injects a kernel error into the next matching call.
- * The real behaviour is proven against a real kernel by the kernel suite (test/kernel/).
+ * FAKE dataplane: an in-memory IPVS table, route table, dummy links and sysctls for tests on hosts
+ * without IPVS. It imitates the kernel's IPVS backend (ipvs.ts): the same capabilities (weight
+ * limit 65535), the same errno for every refusal (EEXIST, ESRCH, ENOENT, ERANGE, EINVAL), ops
+ * applied in order up to the first refusal; with `{ capabilities: { atomicApply: true } }` it
+ * applies all or nothing instead, as a transactional backend (nftables) does. The contract suite
+ * (test/dataplane-contract.ts) runs the same scenarios against it and against the real kernel.
+ *
+ * For tests: every change is recorded in `operations`, `failNext` makes the kernel refuse the next
+ * matching call, `flushAll` is someone else's IPVS FLUSH, and `dump()` prints the table as
+ * `ipvsadm -Ln` does, for assertion messages a person can read.
  */
+import { IP_VS_SVC_F_PERSISTENT } from "@lvscare/ipvs-native";
 import { type Endpoint, formatEndpoint } from "../address.ts";
-import { DataplaneError } from "./error.ts";
+import { formatIpvsTable } from "../ipvs-format.ts";
+import { withCode } from "./apply-in-order.ts";
+import { DataplaneApplyError, DataplaneError } from "./error.ts";
+import { IPVS_CAPABILITIES } from "./ipvs-capabilities.ts";
+import { OPERATION_NAMES } from "./ops.ts";
 import type {
   Dataplane,
+  DataplaneCapabilities,
+  DataplaneOp,
   DestinationSpec,
   DestinationState,
   IpvsTable,
-  ListedVirtualServer,
+  ObservedVirtualServer,
   Ruler,
   RulerTarget,
   VirtualServerSpec,
 } from "./types.ts";
-
-/** Schedulers a stock kernel builds (ipvs-netlink.md 4.5); others answer ENOENT like a missing module. */
-const KERNEL_SCHEDULERS = new Set(["rr", "wrr", "lc", "wlc", "lblc", "lblcr", "dh", "sh", "sed", "nq", "fo", "ovf", "mh", "twos", "none"]);
-const MAX_WEIGHT = 2 ** 31 - 1;
+import { findInvalidOp } from "./validate.ts";
 
 export interface FakeOperation {
+  /** The IPVS call: "addVirtualServer", "updateDestination", ..., "ensureRuler", "setSysctl". */
   readonly op: string;
   /** Human-readable target: "1.2.3.4:6443", "1.2.3.4:6443 -> 10.0.0.1:6443 w=1", ... */
   readonly target: string;
 }
+
+/** Calls `failNext` can target: the op names of OPERATION_NAMES, and the other calls. */
+export type FakeCall = (typeof OPERATION_NAMES)[keyof typeof OPERATION_NAMES] | "read" | "listAll" | "ensureRuler" | "removeRuler" | "setSysctl";
 
 export interface FakeRoute {
   readonly destination: string;
@@ -40,6 +53,14 @@ export interface FakeLink {
   readonly masqueradeBit: number;
 }
 
+export interface FakeDataplaneOptions {
+  /**
+   * What differs from IPVS's capabilities, e.g. `{ atomicApply: true }` to apply op lists all or
+   * nothing as a transactional backend does, or fewer schedulers.
+   */
+  readonly capabilities?: Partial<DataplaneCapabilities>;
+}
+
 interface StoredService {
   spec: VirtualServerSpec;
   destinations: Map<string, DestinationState>;
@@ -48,6 +69,8 @@ interface StoredService {
 const key = (endpoint: Endpoint): string => formatEndpoint(endpoint);
 
 export class FakeDataplane implements Dataplane {
+  readonly kind = "ipvs";
+  readonly capabilities: DataplaneCapabilities;
   readonly operations: FakeOperation[] = [];
   readonly sysctls = new Map<string, string>([
     ["net.ipv4.vs.expire_nodest_conn", "0"],
@@ -55,15 +78,19 @@ export class FakeDataplane implements Dataplane {
     ["net.ipv4.vs.conn_reuse_mode", "1"],
     ["net.ipv4.ip_forward", "0"],
   ]);
-  private readonly services = new Map<string, StoredService>();
+  private services = new Map<string, StoredService>();
   private readonly routes = new Map<string, FakeRoute>();
   private readonly links = new Map<string, FakeLink>();
-  private readonly faults: Array<{ op: string; code: string }> = [];
+  private readonly faults: Array<{ call: FakeCall; code: string }> = [];
   private closed = false;
 
-  /** The next call of `op` (e.g. "addDestination") rejects with `code`, as the kernel would. */
-  failNext(op: string, code: string): void {
-    this.faults.push({ op, code });
+  constructor(options: FakeDataplaneOptions = {}) {
+    this.capabilities = { ...IPVS_CAPABILITIES, ...options.capabilities };
+  }
+
+  /** The next `call` (e.g. "addDestination", "read") is refused with `code`, as the kernel would. */
+  failNext(call: FakeCall, code: string): void {
+    this.faults.push({ call, code });
   }
 
   /** What someone else does behind the daemon's back: kube-proxy's cleanup issues IPVS FLUSH. */
@@ -86,68 +113,80 @@ export class FakeDataplane implements Dataplane {
     return Object.fromEntries([...service.destinations.values()].map((d) => [formatEndpoint(d.address), d.weight]));
   }
 
-  async getVirtualServer(address: Endpoint): Promise<VirtualServerSpec | undefined> {
-    this.enter("getVirtualServer");
-    return this.services.get(key(address))?.spec;
+  /** The whole table as `ipvsadm -Ln` prints it. */
+  dump(): string {
+    return formatIpvsTable(this.table());
   }
 
-  async listDestinations(virtualServer: Endpoint): Promise<DestinationState[]> {
-    this.enter("listDestinations");
-    // GET_DEST on a missing service is an empty dump, not ESRCH (ipvs-netlink.md 5).
-    return [...(this.services.get(key(virtualServer))?.destinations.values() ?? [])];
+  async read(address: Endpoint): Promise<ObservedVirtualServer | undefined> {
+    this.enter("read");
+    const service = this.services.get(key(address));
+    if (service === undefined) return undefined;
+    return { ...service.spec, extraSettings: [], destinations: [...service.destinations.values()] };
   }
 
-  async addVirtualServer(spec: VirtualServerSpec): Promise<void> {
-    this.enter("addVirtualServer");
-    this.checkServiceSpec("addVirtualServer", spec);
-    if (this.services.has(key(spec.address))) throw new DataplaneError("addVirtualServer", "EEXIST", "Service already exists");
-    this.services.set(key(spec.address), { spec, destinations: new Map() });
-    this.record("addVirtualServer", `${key(spec.address)} ${spec.scheduler}`);
-  }
-
-  async updateVirtualServer(spec: VirtualServerSpec): Promise<void> {
-    this.enter("updateVirtualServer");
-    this.checkServiceSpec("updateVirtualServer", spec);
-    const service = this.requireService("updateVirtualServer", spec.address);
-    service.spec = spec;
-    this.record("updateVirtualServer", `${key(spec.address)} ${spec.scheduler} flags=${spec.flags} timeout=${spec.timeout}`);
-  }
-
-  async deleteVirtualServer(address: Endpoint): Promise<void> {
-    this.enter("deleteVirtualServer");
-    this.requireService("deleteVirtualServer", address);
-    this.services.delete(key(address));
-    this.record("deleteVirtualServer", key(address));
-  }
-
-  async addDestination(virtualServer: Endpoint, destination: DestinationSpec): Promise<void> {
-    this.enter("addDestination");
-    const service = this.requireService("addDestination", virtualServer);
-    this.checkDestination("addDestination", virtualServer, destination);
-    if (service.destinations.has(key(destination.address))) {
-      throw new DataplaneError("addDestination", "EEXIST", "Destination already exists");
+  async apply(ops: readonly DataplaneOp[]): Promise<void> {
+    this.checkOpen("apply");
+    const invalid = findInvalidOp(ops, this.capabilities);
+    if (invalid !== undefined) throw new DataplaneApplyError(ops, invalid.index, 0, invalid.error);
+    const before = this.capabilities.atomicApply ? this.snapshot() : undefined;
+    const recorded = this.operations.length;
+    for (const [index, op] of ops.entries()) {
+      try {
+        this.applyOne(op);
+      } catch (err) {
+        if (before !== undefined) {
+          this.services = before;
+          this.operations.length = recorded;
+        }
+        throw new DataplaneApplyError(ops, index, before === undefined ? index : 0, withCode(op, err));
+      }
     }
-    service.destinations.set(key(destination.address), { ...destination, activeConnections: 0, inactiveConnections: 0 });
-    this.record("addDestination", `${key(virtualServer)} -> ${key(destination.address)} w=${destination.weight}`);
   }
 
-  async updateDestination(virtualServer: Endpoint, destination: DestinationSpec): Promise<void> {
-    this.enter("updateDestination");
-    const service = this.requireService("updateDestination", virtualServer);
-    this.checkDestination("updateDestination", virtualServer, destination);
-    const current = service.destinations.get(key(destination.address));
-    if (!current) throw new DataplaneError("updateDestination", "ENOENT", "No such destination");
-    service.destinations.set(key(destination.address), { ...current, ...destination });
-    this.record("updateDestination", `${key(virtualServer)} -> ${key(destination.address)} w=${destination.weight}`);
-  }
-
-  async deleteDestination(virtualServer: Endpoint, destination: Endpoint): Promise<void> {
-    this.enter("deleteDestination");
-    const service = this.requireService("deleteDestination", virtualServer);
-    if (!service.destinations.delete(key(destination))) {
-      throw new DataplaneError("deleteDestination", "ENOENT", "No such destination");
+  private applyOne(op: DataplaneOp): void {
+    const name = OPERATION_NAMES[op.kind];
+    this.enter(name);
+    switch (op.kind) {
+      case "add-virtual-server": {
+        if (this.services.has(key(op.spec.address))) throw new DataplaneError(name, "EEXIST", "Service already exists");
+        this.services.set(key(op.spec.address), { spec: op.spec, destinations: new Map() });
+        this.record(name, `${key(op.spec.address)} ${op.spec.scheduler}`);
+        return;
+      }
+      case "update-virtual-server": {
+        this.requireService(name, op.spec.address).spec = op.spec;
+        this.record(name, `${key(op.spec.address)} ${op.spec.scheduler} persistence=${op.spec.persistenceTimeout}`);
+        return;
+      }
+      case "delete-virtual-server": {
+        this.requireService(name, op.address);
+        this.services.delete(key(op.address));
+        this.record(name, key(op.address));
+        return;
+      }
+      case "add-destination": {
+        const service = this.requireService(name, op.virtualServer);
+        if (service.destinations.has(key(op.destination.address))) throw new DataplaneError(name, "EEXIST", "Destination already exists");
+        service.destinations.set(key(op.destination.address), { ...op.destination, activeConnections: 0, inactiveConnections: 0 });
+        this.record(name, destinationTarget(op.virtualServer, op.destination));
+        return;
+      }
+      case "update-destination": {
+        const service = this.requireService(name, op.virtualServer);
+        const current = service.destinations.get(key(op.destination.address));
+        if (!current) throw new DataplaneError(name, "ENOENT", "No such destination");
+        service.destinations.set(key(op.destination.address), { ...current, ...op.destination });
+        this.record(name, destinationTarget(op.virtualServer, op.destination));
+        return;
+      }
+      case "delete-destination": {
+        const service = this.requireService(name, op.virtualServer);
+        if (!service.destinations.delete(key(op.address))) throw new DataplaneError(name, "ENOENT", "No such destination");
+        this.record(name, `${key(op.virtualServer)} -> ${key(op.address)}`);
+        return;
+      }
     }
-    this.record("deleteDestination", `${key(virtualServer)} -> ${key(destination)}`);
   }
 
   async ensureRuler(ruler: Ruler): Promise<void> {
@@ -193,30 +232,42 @@ export class FakeDataplane implements Dataplane {
 
   async listAll(): Promise<IpvsTable> {
     this.enter("listAll");
-    const services: ListedVirtualServer[] = [...this.services.values()].map(({ spec, destinations }) => ({
-      family: spec.address.family,
-      protocol: "TCP",
-      address: spec.address,
-      fwmark: undefined,
-      scheduler: spec.scheduler,
-      flags: spec.flags,
-      timeout: spec.timeout,
-      netmask: spec.address.family === 4 ? "255.255.255.255" : "128",
-      destinations: [...destinations.values()],
-    }));
-    return { version: "1.2.1", connectionTableSize: 4096, services };
+    return this.table();
   }
 
   async close(): Promise<void> {
     this.closed = true;
   }
 
-  private enter(op: string): void {
-    if (this.closed) throw new DataplaneError(op, "EBADF", "dataplane is closed");
-    const index = this.faults.findIndex((fault) => fault.op === op);
+  private table(): IpvsTable {
+    const services = [...this.services.values()].map(({ spec, destinations }) => ({
+      family: spec.address.family,
+      protocol: "TCP" as const,
+      address: spec.address,
+      fwmark: undefined,
+      scheduler: spec.scheduler,
+      flags: spec.persistenceTimeout > 0 ? IP_VS_SVC_F_PERSISTENT : 0,
+      timeout: spec.persistenceTimeout,
+      netmask: spec.address.family === 4 ? "255.255.255.255" : "128",
+      destinations: [...destinations.values()],
+    }));
+    return { version: "1.2.1", connectionTableSize: 4096, services };
+  }
+
+  private snapshot(): Map<string, StoredService> {
+    return new Map([...this.services].map(([k, s]) => [k, { spec: s.spec, destinations: new Map(s.destinations) }]));
+  }
+
+  private checkOpen(call: string): void {
+    if (this.closed) throw new DataplaneError(call, "EBADF", "dataplane is closed");
+  }
+
+  private enter(call: FakeCall): void {
+    this.checkOpen(call);
+    const index = this.faults.findIndex((fault) => fault.call === call);
     if (index >= 0) {
       const [fault] = this.faults.splice(index, 1);
-      throw new DataplaneError(op, fault?.code ?? "EIO", "injected fault");
+      throw new DataplaneError(call, fault?.code ?? "EIO", "injected fault");
     }
   }
 
@@ -229,25 +280,8 @@ export class FakeDataplane implements Dataplane {
     if (!service) throw new DataplaneError(op, "ESRCH", "No such service");
     return service;
   }
+}
 
-  private checkServiceSpec(op: string, spec: VirtualServerSpec): void {
-    if (!KERNEL_SCHEDULERS.has(spec.scheduler)) {
-      throw new DataplaneError(op, "ENOENT", `Scheduler or persistence engine not found: ${spec.scheduler}`);
-    }
-    if (!Number.isInteger(spec.flags) || spec.flags < 0 || !Number.isInteger(spec.timeout) || spec.timeout < 0) {
-      throw new DataplaneError(op, "EINVAL", "invalid flags or timeout");
-    }
-  }
-
-  private checkDestination(op: string, virtualServer: Endpoint, destination: DestinationSpec): void {
-    if (!Number.isInteger(destination.weight) || destination.weight < 0 || destination.weight > MAX_WEIGHT) {
-      throw new DataplaneError(op, "ERANGE", `weight ${destination.weight} out of range`);
-    }
-    if (destination.address.family !== virtualServer.family && destination.forward !== "tunnel") {
-      throw new DataplaneError(op, "EINVAL", "address family differs from the service's");
-    }
-    if (destination.address.ip === "0.0.0.0" || destination.address.ip === "::") {
-      throw new DataplaneError(op, "EINVAL", "destination address is not unicast");
-    }
-  }
+function destinationTarget(virtualServer: Endpoint, destination: DestinationSpec): string {
+  return `${key(virtualServer)} -> ${key(destination.address)} w=${destination.weight}`;
 }

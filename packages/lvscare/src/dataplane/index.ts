@@ -1,6 +1,6 @@
 /**
- * Where the real (kernel) dataplane comes in: kernel.ts (IPVS and routes through
- * @lvscare/ipvs-native, sysctls, nftables masquerade). Imported lazily so that commands which
+ * Where the real dataplane comes in: ipvs.ts (the IPVS table through @lvscare/ipvs-native, with
+ * kernel-host.ts for routes, links, masquerade and sysctls). Imported lazily so that commands which
  * never touch the kernel (help, version, static-pod, bad input) never load koffi. Opening it
  * changes nothing on the host; a kernel without IPVS fails here with a clear DataplaneError.
  */
@@ -10,9 +10,14 @@ import type { Dataplane } from "./types.ts";
 export interface KernelDataplaneChoices {
   /** Link mode's masquerade tool; validated by the CLI before anything is opened. */
   readonly masquerade?: MasqueradeBackend;
+  /** Work in /run/netns/<netns> instead of the current network namespace (tests, tools). */
+  readonly netns?: string;
 }
 
 export async function createKernelDataplane(choices: KernelDataplaneChoices = {}): Promise<Dataplane> {
-  const { KernelDataplane } = await import("./kernel.ts");
-  return KernelDataplane.open(choices.masquerade === undefined ? {} : { masquerade: choices.masquerade });
+  const { IpvsDataplane } = await import("./ipvs.ts");
+  return IpvsDataplane.open({
+    ...(choices.masquerade === undefined ? {} : { masquerade: choices.masquerade }),
+    ...(choices.netns === undefined ? {} : { netns: choices.netns }),
+  });
 }
