@@ -27,6 +27,7 @@ import { HttpProber } from "./probe/http-prober.ts";
 import { DEFAULT_STATIC_POD_NAME, renderLvscareStaticPod } from "./static-pod.ts";
 import { splitRealServerArgs } from "./servers.ts";
 import { VERSION } from "./version.ts";
+import { versionInfo } from "./build-info.ts";
 
 export interface CliIo {
   readonly stdout: { write(text: string): unknown };
@@ -73,13 +74,13 @@ export async function main(argv: readonly string[], io: CliIo, deps: CliDeps): P
 
   program
     .command("version")
-    .description("print the version")
+    .description("print the version, git commit and build date")
     .option("--short", "only the version number")
     .action((options: { short?: boolean }) => {
       io.stdout.write(
         options.short
           ? `v${VERSION}\n`
-          : `${JSON.stringify({ gitVersion: `v${VERSION}`, nodeVersion: process.version, platform: `${process.platform}/${process.arch}` })}\n`,
+          : `${JSON.stringify(versionInfo(VERSION))}\n`,
       );
     });
 
