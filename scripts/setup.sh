@@ -15,6 +15,10 @@ DEBIAN_PACKAGES=(
   iproute2 ipvsadm nftables iptables ipset
   # Real components the daemon and installer are tested against.
   openssl etcd-server etcd-client haproxy openssh-server openssh-client
+  # npm run dist / npm run image and their tests: strip for both architectures, the arm64 sysroot
+  # and the image's root filesystem (mmdebstrap), the image (buildah, skopeo, umoci), the arm64
+  # executables under emulation (qemu-user-static).
+  binutils binutils-aarch64-linux-gnu mmdebstrap buildah skopeo umoci qemu-user-static
 )
 
 log() { printf '\n=== setup: %s\n' "$*"; }
@@ -48,6 +52,9 @@ retry apt-get "${apt_options[@]}" install -y -q "${packages[@]}"
 
 log "npm ci"
 retry npm ci --no-audit --no-fund
+
+log "other architecture's Node and koffi, arm64 sysroot (release/prepare.ts)"
+retry node_modules/.bin/node release/prepare.ts
 
 log "kernel for the IPVS VM (scripts/vm/fetch-kernel.sh)"
 retry bash scripts/vm/fetch-kernel.sh

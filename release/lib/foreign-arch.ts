@@ -12,7 +12,8 @@ import { run } from "./run.ts";
 
 export const HOST_ARCH = process.arch as Arch;
 
-const QEMU: Record<Arch, string> = { x64: "qemu-x86_64-static", arm64: "qemu-aarch64-static" };
+/** Where Debian's qemu-user-static puts them (absolute: callers may run with a minimal PATH). */
+const QEMU: Record<Arch, string> = { x64: "/usr/bin/qemu-x86_64-static", arm64: "/usr/bin/qemu-aarch64-static" };
 /** The loader a dynamically linked executable of that architecture names (PT_INTERP). */
 const LOADER: Record<Arch, string> = { x64: "lib64/ld-linux-x86-64.so.2", arm64: "lib/ld-linux-aarch64.so.1" };
 const SYSROOT_PACKAGES = ["libc6", "libstdc++6"];
@@ -29,6 +30,7 @@ export function commandFor(arch: Arch, argv: readonly string[]): string[] {
   if (!existsSync(join(sysroot, LOADER[arch]))) {
     throw new Error(`no ${arch} sysroot at ${sysroot}: run \`npx node release/prepare.ts\` (scripts/setup.sh does) once, with Debian's archive reachable`);
   }
+  if (!existsSync(QEMU[arch])) throw new Error(`${QEMU[arch]} is missing: install the Debian package qemu-user-static (scripts/setup.sh does)`);
   return [QEMU[arch], "-L", sysroot, ...argv];
 }
 

@@ -24,7 +24,7 @@ import { createLogger, type Logger } from "./log.ts";
 import { CareMetrics, startMetricsServer } from "./metrics.ts";
 import { clean, runOnce } from "./one-shot.ts";
 import { HttpProber } from "./probe/http-prober.ts";
-import { DEFAULT_STATIC_POD_NAME, renderLvscareStaticPod } from "./static-pod.ts";
+import { DEFAULT_LVSCARE_IMAGE, DEFAULT_STATIC_POD_NAME, renderLvscareStaticPod } from "./static-pod.ts";
 import { splitRealServerArgs } from "./servers.ts";
 import { VERSION } from "./version.ts";
 import { versionInfo } from "./build-info.ts";
@@ -104,7 +104,7 @@ export async function main(argv: readonly string[], io: CliIo, deps: CliDeps): P
     .description("write the lvscare static pod manifest (like `sealctl static-pod lvscare`)")
     .option("--vip <ip:port>", "virtual server", "10.103.97.2:6443")
     .option("--masters <ip:port>", "masters; repeat or give a comma list (required)", collectList)
-    .option("--image <image>", "lvscare container image (required)")
+    .option("--image <image>", "lvscare container image", DEFAULT_LVSCARE_IMAGE)
     .option("--name <name>", "pod name", DEFAULT_STATIC_POD_NAME)
     .option("--path <dir>", "manifest directory", DEFAULT_MANIFEST_DIR)
     .option("--print", "print the manifest instead of writing it")
@@ -143,7 +143,7 @@ function collectList(value: string, previous: string[] | undefined): string[] {
 interface StaticPodFlags {
   vip: string;
   masters?: string[];
-  image?: string;
+  image: string;
   name: string;
   path: string;
   print?: boolean;
@@ -152,7 +152,6 @@ interface StaticPodFlags {
 
 function staticPodCommand(flags: StaticPodFlags, io: CliIo): void {
   if (!flags.masters || flags.masters.length === 0) throw new UsageError("--masters is required");
-  if (flags.image === undefined) throw new UsageError("--image is required");
   const masters = splitRealServerArgs(flags.masters);
   const vipFamily = flags.vip.trim().startsWith("[") ? 6 : 4;
   const nodeIp = readHostsAddress(io, vipFamily);

@@ -7,9 +7,13 @@ import { stringify } from "yaml";
 import { isUnspecifiedIp, parseListenAddress } from "./address.ts";
 import { UsageError } from "./errors.ts";
 import { parseServerList } from "./servers.ts";
+import { VERSION } from "./version.ts";
 
 export const DEFAULT_STATIC_POD_NAME = "kube-sealos-lvscare";
 export const LVSCARE_COMMAND = "/usr/bin/lvscare";
+/** The image `npm run image` builds (release/image.ts): the default of `static-pod` and `seal render`. */
+export const LVSCARE_IMAGE_REPOSITORY = "localhost/lvscare";
+export const DEFAULT_LVSCARE_IMAGE = `${LVSCARE_IMAGE_REPOSITORY}:${VERSION}`;
 
 export interface LvscareStaticPodOptions {
   /** Virtual server `IP:port` (e.g. 10.103.97.2:6443). */

@@ -2,6 +2,7 @@
 import type { Cidr } from "../net/cidr.ts";
 import type { IpAddress } from "../net/ip.ts";
 import type { KubeadmApiVersion, KubernetesVersion } from "./version.ts";
+import { DEFAULT_LVSCARE_IMAGE } from "@lvscare/lvscare/static-pod";
 
 export type HostRole = "master" | "worker";
 export type KeyAlgorithm = "rsa-2048" | "ecdsa-p256";
@@ -53,9 +54,9 @@ export const DEFAULTS = {
   certValidity: "99y",
   criSocket: "unix:///run/containerd/containerd.sock",
   cgroupDriver: "systemd",
-  // Our daemon built from images/lvscare and imported into containerd on each worker (offline
+  // Our daemon's image (`npm run image`), imported into containerd on each worker (offline
   // installs have no registry); --lvscare-image points elsewhere.
-  lvscareImage: "localhost/lvscare:0.1.0",
+  lvscareImage: DEFAULT_LVSCARE_IMAGE,
   apiServerName: "apiserver.cluster.local",
   apiServerPort: 6443,
 } as const;
