@@ -84,7 +84,7 @@ export async function buildDist(options: DistOptions, log: (line: string) => voi
   const bundles = new Map<Program, BundleResult & { file: string }>();
   for (const program of PROGRAMS) {
     const file = join(BUILD_DIR, `${program}.cjs`);
-    const result = await timed(`bundle ${program}`, () => bundle({ program, outfile: file, buildInfo: source, minify: false }));
+    const result = await timed(`bundle ${program}`, () => bundle({ entry: program, outfile: file, buildInfo: source, minify: false }));
     bundles.set(program, { ...result, file });
   }
 

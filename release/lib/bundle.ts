@@ -39,7 +39,8 @@ export interface BundleResult {
 }
 
 export interface BundleOptions {
-  readonly program: Program;
+  /** A program of ours, or any entry file (the tests bundle their own with the same rules). */
+  readonly entry: Program | { readonly file: string };
   readonly outfile: string;
   readonly buildInfo: BuildInfo;
   readonly minify: boolean;
@@ -48,7 +49,7 @@ export interface BundleOptions {
 export async function bundle(options: BundleOptions): Promise<BundleResult> {
   const state = { usesKoffi: false, stubbedNative: [] as string[] };
   const result = await esbuild.build({
-    entryPoints: [ENTRIES[options.program]],
+    entryPoints: [typeof options.entry === "string" ? ENTRIES[options.entry] : options.entry.file],
     outfile: options.outfile,
     bundle: true,
     platform: "node",
@@ -65,7 +66,7 @@ export async function bundle(options: BundleOptions): Promise<BundleResult> {
   const problems = [...result.errors, ...result.warnings];
   if (problems.length > 0) {
     const text = await esbuild.formatMessages(problems, { kind: "error", color: false });
-    throw new Error(`esbuild (${options.program}):\n${text.join("")}`);
+    throw new Error(`esbuild (${typeof options.entry === "string" ? options.entry : options.entry.file}):\n${text.join("")}`);
   }
   return {
     usesKoffi: state.usesKoffi,
