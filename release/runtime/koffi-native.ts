@@ -16,10 +16,10 @@ import { existsSync, mkdtempSync, readFileSync, realpathSync, rmSync, writeFileS
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { getRawAsset, isSea } from "node:sea";
+import { TMPDIR_VARIABLE } from "../../packages/lvscare/src/executable-env.ts";
 
 /** Name of the SEA asset, and of the file next to the executable that takes precedence over it. */
 export const KOFFI_NATIVE_ASSET = "koffi.node";
-export const TMPDIR_VARIABLE = "LVSCARE_TMPDIR";
 
 let loaded: unknown;
 

@@ -139,9 +139,10 @@ describe('the executables run without Node and outside the checkout', () => {
         const lvscare = await exe('lvscare', arch, ['care', '--bogus']);
         assert.equal(lvscare.code, 2, lvscare.stderr);
         assert.equal(lvscare.stderr, "lvscare: unknown option '--bogus'\n");
-        const seal = await exe('seal', arch, ['render', '--masters', '10.0.0.1', '--bogus']);
+        const seal = await exe('seal', arch, ['render', '--masters', '10.0.0.1', '-o', 'never-written', '--bogus']);
         assert.equal(seal.code, 2, seal.stderr);
         assert.equal(seal.stderr, "seal: error: unknown option '--bogus'\n");
+        assert.equal(existsSync(join(scratch, 'never-written')), false, 'nothing written');
       });
 
       it('prints the static pod the sources print, naming the image npm run image builds', async () => {
