@@ -17,6 +17,10 @@ DEBIAN_PACKAGES=(
   openssl etcd-server etcd-client haproxy openssh-server openssh-client
   # An independent YAML 1.1 reader for the YAML the kubelet and kubeadm get (packages/contracts).
   python3 python3-yaml
+  # npm run dist / npm run image and their tests: strip for both architectures, the arm64 sysroot
+  # and the image's root filesystem (mmdebstrap), the image (buildah, skopeo, umoci), the arm64
+  # executables under emulation (qemu-user-static).
+  binutils binutils-aarch64-linux-gnu mmdebstrap buildah skopeo umoci qemu-user-static
 )
 
 log() { printf '\n=== setup: %s\n' "$*"; }
@@ -50,6 +54,9 @@ retry apt-get "${apt_options[@]}" install -y -q "${packages[@]}"
 
 log "npm ci"
 retry npm ci --no-audit --no-fund
+
+log "other architecture's Node and koffi, arm64 sysroot (release/prepare.ts)"
+retry node_modules/.bin/node release/prepare.ts
 
 log "kernel for the IPVS VM (scripts/vm/fetch-kernel.sh)"
 retry bash scripts/vm/fetch-kernel.sh

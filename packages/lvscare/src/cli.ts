@@ -10,8 +10,9 @@ import type { CliDeps, CliIo } from "./cli/io.ts";
 import { type StaticPodFlags, staticPodCommand } from "./cli/static-pod-command.ts";
 import { createKernelDataplane } from "./dataplane/index.ts";
 import { UsageError } from "./errors.ts";
-import { DEFAULT_STATIC_POD_NAME } from "./static-pod.ts";
+import { DEFAULT_LVSCARE_IMAGE, DEFAULT_STATIC_POD_NAME } from "./static-pod.ts";
 import { VERSION } from "./version.ts";
+import { versionInfo } from "./build-info.ts";
 
 export type { CliDeps, CliIo } from "./cli/io.ts";
 
@@ -37,13 +38,13 @@ export async function main(argv: readonly string[], io: CliIo, deps: CliDeps): P
 
   program
     .command("version")
-    .description("print the version")
+    .description("print the version, git commit and build date")
     .option("--short", "only the version number")
     .action((options: { short?: boolean }) => {
       io.stdout.write(
         options.short
           ? `v${VERSION}\n`
-          : `${JSON.stringify({ gitVersion: `v${VERSION}`, nodeVersion: process.version, platform: `${process.platform}/${process.arch}` })}\n`,
+          : `${JSON.stringify(versionInfo(VERSION))}\n`,
       );
     });
 
@@ -63,7 +64,7 @@ export async function main(argv: readonly string[], io: CliIo, deps: CliDeps): P
     .description("write the lvscare static pod manifest (like `sealctl static-pod lvscare`)")
     .option("--vip <ip:port>", "virtual server", "10.103.97.2:6443")
     .option("--masters <ip:port>", "masters; repeat or give a comma list (required)", collectList)
-    .option("--image <image>", "lvscare container image (required)")
+    .option("--image <image>", "lvscare container image", DEFAULT_LVSCARE_IMAGE)
     .option("--name <name>", "pod name", DEFAULT_STATIC_POD_NAME)
     .option("--path <dir>", "manifest directory", DEFAULT_MANIFEST_DIR)
     .option("--print", "print the manifest instead of writing it")

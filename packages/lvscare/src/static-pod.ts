@@ -8,8 +8,26 @@ import { toKubernetesYaml } from "@lvscare/contracts/yaml";
 import { isUnspecifiedIp, parseListenAddress } from "./address.ts";
 import { UsageError } from "./errors.ts";
 import { parseServerList } from "./servers.ts";
+import { TMPDIR_VARIABLE } from "./executable-env.ts";
 
 export { LVSCARE_COMMAND, LVSCARE_STATIC_POD_NAME as DEFAULT_STATIC_POD_NAME } from "@lvscare/contracts/names";
+export { DEFAULT_LVSCARE_IMAGE } from "@lvscare/contracts/names";
+/**
+ * The pod's /tmp: an emptyDir (tmpfs, exec allowed), where the executable unpacks koffi's native
+ * module before loading it; so a read-only root filesystem or an image's noexec /tmp cannot stop it.
+ */
+export const POD_TMPDIR = "/tmp";
+/**
+ * Measured (bench/dist-rss.ts, BENCHMARKS.md): the executable with three masters holds 96 MiB
+ * resident, 103 MiB at its peak; one probe per second per master costs under 2% of a core. The
+ * request is what it uses; the limit leaves 2.5 times the peak for load (more masters, TLS
+ * renegotiation, GC) and restarts a daemon that leaks, which leaves the IPVS rules in place. No
+ * CPU limit: a CFS quota delays probes until healthy masters look dead (issue 8, section 4).
+ */
+export const POD_RESOURCES = {
+  limits: { memory: "256Mi" },
+  requests: { cpu: "20m", memory: "100Mi" },
+} as const;
 
 export interface LvscareStaticPodOptions {
   /** Virtual server `IP:port` (e.g. 10.103.97.2:6443). */
@@ -61,14 +79,17 @@ export function renderLvscareStaticPod(opts: LvscareStaticPodOptions): string {
     args,
     command: [LVSCARE_COMMAND],
   };
-  if (opts.nodeIp !== undefined) container["env"] = [{ name: "LVSCARE_NODE_IP", value: opts.nodeIp }];
+  container["env"] = [...(opts.nodeIp === undefined ? [] : [{ name: "LVSCARE_NODE_IP", value: opts.nodeIp }]), { name: TMPDIR_VARIABLE, value: POD_TMPDIR }];
   container["image"] = image;
   container["imagePullPolicy"] = "IfNotPresent";
   if (metricsAddr !== undefined) container["livenessProbe"] = livenessProbe(metricsAddr);
   container["name"] = name;
-  container["resources"] = {};
+  container["resources"] = { limits: { ...POD_RESOURCES.limits }, requests: { ...POD_RESOURCES.requests } };
   container["securityContext"] = { privileged: true };
-  container["volumeMounts"] = [{ mountPath: "/lib/modules", name: "lib-modules", readOnly: true }];
+  container["volumeMounts"] = [
+    { mountPath: "/lib/modules", name: "lib-modules", readOnly: true },
+    { mountPath: POD_TMPDIR, name: "tmp" },
+  ];
 
   const pod = {
     apiVersion: "v1",
@@ -78,7 +99,11 @@ export function renderLvscareStaticPod(opts: LvscareStaticPodOptions): string {
       containers: [container],
       hostNetwork: true,
       priorityClassName: "system-node-critical",
-      volumes: [{ hostPath: { path: "/lib/modules", type: "" }, name: "lib-modules" }],
+      volumes: [
+        { hostPath: { path: "/lib/modules", type: "" }, name: "lib-modules" },
+        // koffi.node is 1.1 MiB and deleted once loaded; tmpfs pages count toward the memory limit.
+        { emptyDir: { medium: "Memory", sizeLimit: "16Mi" }, name: "tmp" },
+      ],
     },
     status: {},
   };

@@ -54,6 +54,29 @@ spec:
 status: {}
 `;
 
+// Ours: sealos's pod plus resources (measured, see POD_RESOURCES), LVSCARE_TMPDIR and the tmpfs
+// emptyDir it names (where the single-file executable unpacks koffi's native module).
+const OUR_MANIFEST = SEALOS_MANIFEST.replace(
+  "      value: 192.168.0.10\n",
+  "      value: 192.168.0.10\n    - name: LVSCARE_TMPDIR\n      value: /tmp\n",
+)
+  .replace("    resources: {}\n", "    resources:\n      limits:\n        memory: 256Mi\n      requests:\n        cpu: 20m\n        memory: 100Mi\n")
+  .replace("      readOnly: true\n", "      readOnly: true\n    - mountPath: /tmp\n      name: tmp\n")
+  .replace("    name: lib-modules\nstatus", "    name: lib-modules\n  - emptyDir:\n      medium: Memory\n      sizeLimit: 16Mi\n    name: tmp\nstatus");
+
+/** The parsed pod without what ours adds to sealos's: then the two must be equal. */
+function withoutOurAdditions(yamlText: string): Record<string, unknown> {
+  const pod = parse(yamlText) as { spec: { containers: Array<Record<string, unknown>>; volumes: Array<{ name: string }> } };
+  const c = pod.spec.containers[0]!;
+  const env = (c["env"] as Array<{ name: string }>).filter((e) => e.name !== "LVSCARE_TMPDIR");
+  if (env.length > 0) c["env"] = env;
+  else delete c["env"];
+  c["resources"] = {};
+  c["volumeMounts"] = (c["volumeMounts"] as Array<{ name: string }>).filter((m) => m.name !== "tmp");
+  pod.spec.volumes = pod.spec.volumes.filter((v) => v.name !== "tmp");
+  return pod as unknown as Record<string, unknown>;
+}
+
 const base = {
   vip: "10.103.97.2:6443",
   masters: ["192.168.0.2:6443", "192.168.0.3:6443", "192.168.0.4:6443"],
@@ -73,12 +96,14 @@ function container(yamlText: string): Container {
 }
 
 describe("renderLvscareStaticPod", () => {
-  it("writes byte for byte what sealos writes", () => {
-    assert.equal(renderLvscareStaticPod({ ...base, nodeIp: "192.168.0.10" }), SEALOS_MANIFEST);
+  it("writes sealos's manifest, in its format, plus resources and the unpack directory", () => {
+    const ours = renderLvscareStaticPod({ ...base, nodeIp: "192.168.0.10" });
+    assert.equal(ours, OUR_MANIFEST);
+    assert.deepEqual(withoutOurAdditions(ours), parse(SEALOS_MANIFEST));
   });
 
   it("parses back to sealos's pod without the legacy env when no node IP is given", () => {
-    const ours = parse(renderLvscareStaticPod(base)) as Record<string, unknown>;
+    const ours = withoutOurAdditions(renderLvscareStaticPod(base));
     const theirs = parse(SEALOS_MANIFEST) as { spec: { containers: Array<Record<string, unknown>> } };
     delete theirs.spec.containers[0]?.["env"];
     assert.deepEqual(ours, theirs);

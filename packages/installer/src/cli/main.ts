@@ -4,11 +4,13 @@
  */
 import { Command, CommanderError, Option } from "commander";
 import { HOSTS_FILE } from "@lvscare/contracts/names";
+import { versionInfo } from "@lvscare/lvscare/build-info";
 import { DEFAULTS } from "../cluster/spec.ts";
 import { InputError } from "../errors.ts";
 import { runHostsRemove, runHostsSet } from "./hosts-command.ts";
 import { streamOutput, type Output } from "./output.ts";
 import { runRender } from "./render-command.ts";
+import { VERSION } from "../version.ts";
 
 export const EXIT_OK = 0;
 export const EXIT_FAILURE = 1;
@@ -71,6 +73,14 @@ function buildProgram(out: Output): Command {
     .requiredOption("-o, --output <dir>", "new or empty directory to write into")
     .action(async (flags: RenderFlags) => {
       await runRender({ ...flags, nodes: flags.nodes ?? [] }, out);
+    });
+
+  program
+    .command("version")
+    .description("print the version, git commit and build date")
+    .option("--short", "only the version number")
+    .action((flags: { short?: boolean }) => {
+      out.info(flags.short ? `v${VERSION}` : JSON.stringify(versionInfo(VERSION)));
     });
 
   const hosts = program.command("hosts").description("edit the seal-managed block of a hosts file");

@@ -54,7 +54,8 @@ export const DEFAULTS = {
   certValidity: "99y",
   criSocket: "unix:///run/containerd/containerd.sock",
   cgroupDriver: "systemd",
-  // --lvscare-image points elsewhere.
+  // Our daemon's image (`npm run image`), imported into containerd on each worker (offline
+  // installs have no registry); --lvscare-image points elsewhere.
   lvscareImage: DEFAULT_LVSCARE_IMAGE,
   apiServerName: API_SERVER_HOST_NAME,
   apiServerPort: API_SERVER_PORT,

@@ -10,7 +10,7 @@ import { readNodeIp } from "./node-ip.ts";
 export interface StaticPodFlags {
   vip: string;
   masters?: string[];
-  image?: string;
+  image: string;
   name: string;
   path: string;
   print?: boolean;
@@ -19,7 +19,6 @@ export interface StaticPodFlags {
 
 export function staticPodCommand(flags: StaticPodFlags, io: CliIo): void {
   if (!flags.masters || flags.masters.length === 0) throw new UsageError("--masters is required");
-  if (flags.image === undefined) throw new UsageError("--image is required");
   const masters = splitRealServerArgs(flags.masters);
   const vipFamily = flags.vip.trim().startsWith("[") ? 6 : 4;
   const nodeIp = readNodeIp(io, vipFamily);
