@@ -27,3 +27,5 @@ export { nftFailure, parseNftErrors, type NftErrorLine } from "./nft-errors.ts";
 export { type NftRunner, type NftRunnerOptions, DEFAULT_TIMEOUT_MS } from "./runner.ts";
 export { ExecNftRunner } from "./runner-exec.ts";
 export { InteractiveNftRunner, type InteractiveNftRunnerOptions } from "./runner-interactive.ts";
+/** The IPVS dataplane's link-mode table, which shares our table's name (tests of the hand-over). */
+export { nftScript as ipvsLinkModeTableScript } from "../kernel-masquerade.ts";
