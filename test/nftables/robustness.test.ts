@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { isDataplaneError } from '@lvscare/lvscare';
-import { ExecNftRunner, InteractiveNftRunner, ipvsLinkModeTableScript, type NftRunner } from '@lvscare/lvscare/nftables';
+import { applyOps, ExecNftRunner, InteractiveNftRunner, ipvsLinkModeTableScript, type NftOp, NftOpRefused, type NftRunner } from '@lvscare/lvscare/nftables';
 import { buildNftCluster, desired, type NftCluster, VIP4, virtualServer } from './lib.ts';
 
 /** Our table as nft lists it, handles included: a rewrite changes them. */
@@ -160,6 +160,29 @@ describe('nftables dataplane: self-healing, atomicity, restarts', () => {
     await assert.rejects(c.backend.apply(desired([virtualServer(VIP4, 'rr', [[hostile, 1]])])), (err: unknown) => isDataplaneError(err, 'EINVAL') && /not an IP address/.test((err as Error).message));
     await assert.rejects(c.backend.apply(desired([virtualServer(VIP4, 'rr', [[c.master(1), 1.5]])])), /weight 1.5 is not an integer/);
     assert.equal(await tableListing(c), before);
+  });
+
+  it('contract ops through edit(): applied against the kernel\'s table in one transaction; a refused op changes nothing', async () => {
+    await c.backend.remove();
+    const spec = { address: VIP4, scheduler: 'rr', persistenceTimeout: 0 };
+    const dest = (kind: 'add-destination' | 'update-destination', index: number, weight: number): NftOp => ({
+      kind,
+      virtualServer: VIP4,
+      destination: { address: c.master(index), weight, forward: 'masq' },
+    });
+    const ops: NftOp[] = [{ kind: 'add-virtual-server', spec }, dest('add-destination', 1, 1), dest('add-destination', 2, 1)];
+    assert.deepEqual((await c.backend.edit((current) => applyOps(current, ops))).rewritten, [4]);
+    assert.deepEqual(await c.agent.burst(VIP4, 2), { servers: { master1: 1, master2: 1 }, errors: {} });
+    const before = await tableListing(c);
+    await assert.rejects(
+      c.backend.edit((current) => applyOps(current, [dest('update-destination', 1, 0), { kind: 'add-virtual-server', spec }])),
+      (err: unknown) => err instanceof NftOpRefused && err.code === 'EEXIST' && err.index === 1,
+    );
+    assert.equal(await tableListing(c), before);
+    // The kernel is the truth: a flushed table means "add" is right again.
+    await c.nft(['flush', 'ruleset']);
+    assert.deepEqual((await c.backend.edit((current) => applyOps(current, ops))).rewritten, [4]);
+    assert.deepEqual(await c.agent.burst(VIP4, 2), { servers: { master1: 1, master2: 1 }, errors: {} });
   });
 
   it('remove() deletes our tables and nothing else, and twice is fine', async () => {

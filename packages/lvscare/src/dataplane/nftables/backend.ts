@@ -108,36 +108,55 @@ export class NftablesBackend {
 
   /** Makes our tables hold exactly `desired` (plus the removed set), in one transaction. */
   apply(desired: NftDesiredState): Promise<NftApplyResult> {
+    return this.queue.run(() => this.applyNow(desired));
+  }
+
+  /**
+   * Reads both tables afresh (the kernel is the truth, as with IPVS), hands their content to
+   * `change`, and applies what it returns in one transaction. A `change` that throws (an op the
+   * model refuses: editor.ts) changes nothing. This is the contract's apply(ops):
+   * `backend.edit((current) => applyOps(current, ops))`.
+   */
+  edit(change: (current: NftDesiredState) => NftDesiredState): Promise<NftApplyResult> {
     return this.queue.run(async () => {
-      const parts: string[] = [];
-      const changes: Array<{ family: IpFamily; next: NftFamilyState }> = [];
-      for (const family of FAMILIES) {
-        const known = this.known.get(family) ?? (await this.readNow(family));
-        const next = withRemovals(known.status === "damaged" ? undefined : known.state, {
-          family,
-          virtualServers: desired.virtualServers.filter((vs) => vs.address.family === family),
-          masquerade: desired.masquerade.filter((vip) => vip.family === family),
-        });
-        if (known.status !== "damaged" && sameFamilyState(known.state, next)) continue;
-        // Rendering validates: every family is checked before anything runs.
-        parts.push(isEmptyFamilyState(next) ? renderTableDeletion(family) : renderTableReplacement(next));
-        changes.push({ family, next });
-      }
-      const wrong = desired.virtualServers.find((vs) => !FAMILIES.includes(vs.address.family));
-      if (wrong !== undefined) throw new DataplaneError("nftables", "EINVAL", `virtual server ${wrong.address.ip}: unknown address family`);
-      if (parts.length === 0) return { rewritten: [] };
-      await this.runner.run(joinTransaction(parts));
-      for (const { family, next } of changes) {
-        const listing = await this.runner.listTable(nftFamily(family), TABLE);
-        this.known.set(family, {
-          family,
-          status: listing === undefined ? "absent" : "intact",
-          state: next,
-          appliedFingerprint: listing === undefined ? undefined : fingerprintOf(listing),
-        });
-      }
-      return { rewritten: changes.map((c) => c.family) };
+      const families = await Promise.all(FAMILIES.map((family) => this.readNow(family)));
+      const current: NftDesiredState = {
+        virtualServers: families.flatMap((f) => f.state.virtualServers),
+        masquerade: families.flatMap((f) => f.state.masquerade),
+      };
+      return this.applyNow(change(current));
     });
+  }
+
+  private async applyNow(desired: NftDesiredState): Promise<NftApplyResult> {
+    const wrong = [...desired.virtualServers.map((vs) => vs.address), ...desired.masquerade].find((vip) => !FAMILIES.includes(vip.family));
+    if (wrong !== undefined) throw new DataplaneError("nftables", "EINVAL", `${String(wrong.ip)}: address family ${String(wrong.family)} is neither 4 nor 6`);
+    const parts: string[] = [];
+    const changes: Array<{ family: IpFamily; next: NftFamilyState }> = [];
+    for (const family of FAMILIES) {
+      const known = this.known.get(family) ?? (await this.readNow(family));
+      const next = withRemovals(known.status === "damaged" ? undefined : known.state, {
+        family,
+        virtualServers: desired.virtualServers.filter((vs) => vs.address.family === family),
+        masquerade: desired.masquerade.filter((vip) => vip.family === family),
+      });
+      if (known.status !== "damaged" && sameFamilyState(known.state, next)) continue;
+      // Rendering validates: every family is checked before anything runs.
+      parts.push(isEmptyFamilyState(next) ? renderTableDeletion(family) : renderTableReplacement(next));
+      changes.push({ family, next });
+    }
+    if (parts.length === 0) return { rewritten: [] };
+    await this.runner.run(joinTransaction(parts));
+    for (const { family, next } of changes) {
+      const listing = await this.runner.listTable(nftFamily(family), TABLE);
+      this.known.set(family, {
+        family,
+        status: listing === undefined ? "absent" : "intact",
+        state: next,
+        appliedFingerprint: listing === undefined ? undefined : fingerprintOf(listing),
+      });
+    }
+    return { rewritten: changes.map((c) => c.family) };
   }
 
   /** Deletes our tables (both families); absent ones are fine. Nothing else is touched. */

@@ -29,3 +29,4 @@ export { ExecNftRunner } from "./runner-exec.ts";
 export { InteractiveNftRunner, type InteractiveNftRunnerOptions } from "./runner-interactive.ts";
 /** The IPVS dataplane's link-mode table, which shares our table's name (tests of the hand-over). */
 export { nftScript as ipvsLinkModeTableScript } from "../kernel-masquerade.ts";
+export { applyOps, NFTABLES_CAPABILITIES, type NftDestinationSpec, type NftOp, NftOpRefused, type NftVirtualServerSpec } from "./editor.ts";
