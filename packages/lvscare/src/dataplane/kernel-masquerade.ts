@@ -45,7 +45,7 @@ export const runCommand: CommandRunner = (file, args, input) =>
     if (input !== undefined) child.stdin?.end(input);
   });
 
-async function findTool(name: string): Promise<string | undefined> {
+export async function findTool(name: string): Promise<string | undefined> {
   for (const dir of SEARCH_PATH) {
     const path = `${dir}/${name}`;
     try {

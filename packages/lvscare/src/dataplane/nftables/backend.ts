@@ -1,0 +1,195 @@
+/**
+ * The nftables dataplane engine: our tables `ip lvscare` and `ip6 lvscare`, read back from the
+ * kernel and rewritten whole from the in-memory model in one nft transaction.
+ *
+ * - read(family): lists our table and parses it (parse.ts). "absent" when there is none (a
+ *   `nft flush ruleset` shows up here), "damaged" when it is not exactly what we would write for
+ *   the model it describes (edited by hand, half deleted, the IPVS dataplane's link-mode table).
+ *   Both mean "no virtual server": the caller re-adds what it wants and apply() rewrites the table.
+ * - apply(desired): the desired full content of our tables (both families); families whose table
+ *   already holds exactly that are not touched, the others are replaced in ONE transaction, so
+ *   nft commits all of it or none, and a failure leaves the kernel and the model as they were.
+ *   Destinations that disappear are added to the removed set (their connections get reset).
+ *
+ * After each apply the table is listed once more and its canonical text kept: a later listing
+ * equal to it is known to be ours even if this version of the parser did not understand the JSON
+ * of the installed nft (other versions than Debian 12's 1.0.6 print some things differently).
+ */
+import { type Endpoint, type IpFamily, sameEndpoint } from "../../address.ts";
+import { DataplaneError } from "../error.ts";
+import { SerialQueue } from "./serial.ts";
+import { canonicalListing, listingItems } from "./listing.ts";
+import {
+  emptyFamilyState,
+  isEmptyFamilyState,
+  type NftDesiredState,
+  type NftFamilyState,
+  nftFamily,
+  type NftVirtualServer,
+  sameFamilyState,
+  TABLE,
+} from "./model.ts";
+import { parseTable } from "./parse.ts";
+import { withRemovals } from "./removal.ts";
+import { joinTransaction, renderTableDeletion, renderTableReplacement } from "./render-script.ts";
+import type { NftRunner } from "./runner.ts";
+import { ExecNftRunner } from "./runner-exec.ts";
+import { InteractiveNftRunner, type InteractiveNftRunnerOptions } from "./runner-interactive.ts";
+
+export type NftTableStatus = "absent" | "intact" | "damaged";
+
+export interface NftFamilyRead {
+  readonly family: IpFamily;
+  readonly status: NftTableStatus;
+  /** The table's content when intact; empty otherwise. */
+  readonly state: NftFamilyState;
+  /** Why a table counts as damaged. */
+  readonly reason?: string;
+}
+
+export interface NftApplyResult {
+  /** Families whose table this apply replaced or deleted; [] when everything already matched. */
+  readonly rewritten: readonly IpFamily[];
+}
+
+export interface NftablesBackendOptions extends InteractiveNftRunnerOptions {
+  /** "interactive" (default): one long-lived nft -i; "exec": one nft per command; or a runner of your own. */
+  readonly runner?: "interactive" | "exec" | NftRunner;
+}
+
+interface Known extends NftFamilyRead {
+  /** Canonical text of the listing right after our last apply. */
+  readonly appliedFingerprint: string | undefined;
+}
+
+const FAMILIES: readonly IpFamily[] = [4, 6];
+
+function fingerprintOf(listing: unknown): string | undefined {
+  const items = listingItems(listing);
+  if (items === undefined) return undefined;
+  const { declarations, rules } = canonicalListing(items);
+  return JSON.stringify([declarations, [...rules.entries()].sort()]);
+}
+
+export class NftablesBackend {
+  readonly runner: NftRunner;
+  private readonly known = new Map<IpFamily, Known>();
+  private readonly queue = new SerialQueue();
+
+  private constructor(runner: NftRunner) {
+    this.runner = runner;
+  }
+
+  /** Starts the runner and checks that nft works here (nf_tables in the kernel, permission). Changes nothing. */
+  static async open(options: NftablesBackendOptions = {}): Promise<NftablesBackend> {
+    const choice = options.runner ?? "interactive";
+    const runner =
+      choice === "interactive" ? await InteractiveNftRunner.open(options) : choice === "exec" ? await ExecNftRunner.open(options) : choice;
+    try {
+      await runner.listTable("ip", TABLE);
+    } catch (err) {
+      await runner.close();
+      const cause = err instanceof DataplaneError ? err : undefined;
+      throw new DataplaneError("open nftables", cause?.code ?? "EIO", `nftables is not usable here: ${cause?.message ?? String(err)}`);
+    }
+    return new NftablesBackend(runner);
+  }
+
+  /** Our table of `family` as the kernel has it now. */
+  read(family: IpFamily): Promise<NftFamilyRead> {
+    return this.queue.run(() => this.readNow(family));
+  }
+
+  /** The virtual server at `vip` as our table has it, or undefined (also when the table is damaged). */
+  async readVirtualServer(vip: Endpoint): Promise<NftVirtualServer | undefined> {
+    const { state } = await this.read(vip.family);
+    return state.virtualServers.find((vs) => sameEndpoint(vs.address, vip));
+  }
+
+  /** Makes our tables hold exactly `desired` (plus the removed set), in one transaction. */
+  apply(desired: NftDesiredState): Promise<NftApplyResult> {
+    return this.queue.run(() => this.applyNow(desired));
+  }
+
+  /**
+   * Reads both tables afresh (the kernel is the truth, as with IPVS), hands their content to
+   * `change`, and applies what it returns in one transaction. A `change` that throws (an op the
+   * model refuses: editor.ts) changes nothing. This is the contract's apply(ops):
+   * `backend.edit((current) => applyOps(current, ops))`.
+   */
+  edit(change: (current: NftDesiredState) => NftDesiredState): Promise<NftApplyResult> {
+    return this.queue.run(async () => {
+      const families = await Promise.all(FAMILIES.map((family) => this.readNow(family)));
+      const current: NftDesiredState = {
+        virtualServers: families.flatMap((f) => f.state.virtualServers),
+        masquerade: families.flatMap((f) => f.state.masquerade),
+      };
+      return this.applyNow(change(current));
+    });
+  }
+
+  private async applyNow(desired: NftDesiredState): Promise<NftApplyResult> {
+    const wrong = [...desired.virtualServers.map((vs) => vs.address), ...desired.masquerade].find((vip) => !FAMILIES.includes(vip.family));
+    if (wrong !== undefined) throw new DataplaneError("nftables", "EINVAL", `${String(wrong.ip)}: address family ${String(wrong.family)} is neither 4 nor 6`);
+    const parts: string[] = [];
+    const changes: Array<{ family: IpFamily; next: NftFamilyState }> = [];
+    for (const family of FAMILIES) {
+      const known = this.known.get(family) ?? (await this.readNow(family));
+      const next = withRemovals(known.status === "damaged" ? undefined : known.state, {
+        family,
+        virtualServers: desired.virtualServers.filter((vs) => vs.address.family === family),
+        masquerade: desired.masquerade.filter((vip) => vip.family === family),
+      });
+      if (known.status !== "damaged" && sameFamilyState(known.state, next)) continue;
+      // Rendering validates: every family is checked before anything runs.
+      parts.push(isEmptyFamilyState(next) ? renderTableDeletion(family) : renderTableReplacement(next));
+      changes.push({ family, next });
+    }
+    if (parts.length === 0) return { rewritten: [] };
+    await this.runner.run(joinTransaction(parts));
+    for (const { family, next } of changes) {
+      const listing = await this.runner.listTable(nftFamily(family), TABLE);
+      this.known.set(family, {
+        family,
+        status: listing === undefined ? "absent" : "intact",
+        state: next,
+        appliedFingerprint: listing === undefined ? undefined : fingerprintOf(listing),
+      });
+    }
+    return { rewritten: changes.map((c) => c.family) };
+  }
+
+  /** Deletes our tables (both families); absent ones are fine. Nothing else is touched. */
+  remove(): Promise<void> {
+    return this.queue.run(async () => {
+      await this.runner.run(joinTransaction(FAMILIES.map(renderTableDeletion)));
+      for (const family of FAMILIES) this.known.set(family, { family, status: "absent", state: emptyFamilyState(family), appliedFingerprint: undefined });
+    });
+  }
+
+  /** Stops the nft process; the tables stay as they are. */
+  async close(): Promise<void> {
+    await this.queue.idle();
+    await this.runner.close();
+  }
+
+  private async readNow(family: IpFamily): Promise<Known> {
+    const listing = await this.runner.listTable(nftFamily(family), TABLE);
+    const previous = this.known.get(family);
+    let known: Known;
+    if (listing === undefined) {
+      known = { family, status: "absent", state: emptyFamilyState(family), appliedFingerprint: undefined };
+    } else if (previous?.appliedFingerprint !== undefined && previous.appliedFingerprint === fingerprintOf(listing)) {
+      known = previous;
+    } else {
+      const parsed = parseTable(listing, family);
+      known =
+        parsed.status === "intact"
+          ? { family, status: "intact", state: parsed.state, appliedFingerprint: undefined }
+          : { family, status: "damaged", state: emptyFamilyState(family), reason: parsed.reason, appliedFingerprint: undefined };
+    }
+    this.known.set(family, known);
+    return known;
+  }
+
+}

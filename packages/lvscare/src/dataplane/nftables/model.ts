@@ -1,0 +1,98 @@
+/**
+ * The in-memory model of our nftables tables: per address family, the VIPs with their
+ * destinations and weights, the VIPs whose traffic is masqueraded, and the destinations whose
+ * established connections get reset. Every transaction is rendered from this model as a whole
+ * (render-script.ts), and every listing of our table is parsed back into it (parse.ts).
+ */
+import type { Endpoint, IpFamily } from "../../address.ts";
+import type { Scheduler } from "../../config.ts";
+import { NFT_TABLE } from "../kernel-masquerade.ts";
+
+/**
+ * The table name is shared with the IPVS dataplane's link-mode masquerade on purpose: whichever
+ * dataplane runs owns `ip lvscare` / `ip6 lvscare` whole and replaces it in one transaction, so a
+ * switch between dataplanes leaves no stale chain behind, and `lvscare care -C` removes both kinds.
+ */
+export const TABLE = NFT_TABLE;
+
+export type NftFamily = "ip" | "ip6";
+
+export function nftFamily(family: IpFamily): NftFamily {
+  return family === 6 ? "ip6" : "ip";
+}
+
+export interface NftDestination {
+  readonly address: Endpoint;
+  /** IPVS semantics: 0 = quiesced (no new connections, established ones kept), up to MAX_WEIGHT. */
+  readonly weight: number;
+}
+
+export interface NftVirtualServer {
+  /** The VIP, TCP. */
+  readonly address: Endpoint;
+  /** What the IPVS scheduler name means here: schedule.ts. */
+  readonly scheduler: Scheduler;
+  readonly destinations: readonly NftDestination[];
+}
+
+/**
+ * A destination taken out of a VIP (deleted, or its VIP deleted): established connections that
+ * were DNATed from `vip` to it get a TCP reset on their next packet, like IPVS with
+ * `expire_nodest_conn=1`. Keyed by the VIP's address only: nft cannot concatenate the original
+ * destination port (see README).
+ */
+export interface RemovedDestination {
+  readonly vip: string;
+  readonly destination: Endpoint;
+}
+
+/** Everything our table of one family holds. */
+export interface NftFamilyState {
+  readonly family: IpFamily;
+  readonly virtualServers: readonly NftVirtualServer[];
+  /** VIPs whose connections are masqueraded on the way out (link mode: the VIP is a local address). */
+  readonly masquerade: readonly Endpoint[];
+  readonly removed: readonly RemovedDestination[];
+}
+
+/** What the caller wants our tables to hold, both families together. */
+export interface NftDesiredState {
+  readonly virtualServers: readonly NftVirtualServer[];
+  readonly masquerade: readonly Endpoint[];
+}
+
+export function emptyFamilyState(family: IpFamily): NftFamilyState {
+  return { family, virtualServers: [], masquerade: [], removed: [] };
+}
+
+export function isEmptyFamilyState(state: NftFamilyState): boolean {
+  return state.virtualServers.length === 0 && state.masquerade.length === 0 && state.removed.length === 0;
+}
+
+function compareEndpoints(a: Endpoint, b: Endpoint): number {
+  return a.ip < b.ip ? -1 : a.ip > b.ip ? 1 : a.port - b.port;
+}
+
+/**
+ * One canonical order everywhere (sorted by address), so that a table rendered from a model and
+ * parsed back yields the same model, and the scheduler's slots never depend on insertion order.
+ */
+export function normalizeFamilyState(state: NftFamilyState): NftFamilyState {
+  return {
+    family: state.family,
+    virtualServers: [...state.virtualServers]
+      .map((vs) => ({
+        address: vs.address,
+        scheduler: vs.scheduler,
+        destinations: [...vs.destinations].sort((a, b) => compareEndpoints(a.address, b.address)),
+      }))
+      .sort((a, b) => compareEndpoints(a.address, b.address)),
+    masquerade: [...state.masquerade].sort(compareEndpoints),
+    removed: [...state.removed].sort((a, b) => (a.vip < b.vip ? -1 : a.vip > b.vip ? 1 : compareEndpoints(a.destination, b.destination))),
+  };
+}
+
+/** Same content, in any order. */
+export function sameFamilyState(a: NftFamilyState, b: NftFamilyState): boolean {
+  return JSON.stringify(normalizeFamilyState(a)) === JSON.stringify(normalizeFamilyState(b));
+}

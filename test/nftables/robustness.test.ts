@@ -1,0 +1,196 @@
+// The nftables engine when things go wrong, on the host's kernel in namespaces: a flushed or
+// edited table, a failing transaction, a wedged nft -i, a restarted daemon, bad input.
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { isDataplaneError } from '@lvscare/lvscare';
+import { applyOps, ExecNftRunner, InteractiveNftRunner, ipvsLinkModeTableScript, type NftOp, NftOpRefused, type NftRunner } from '@lvscare/lvscare/nftables';
+import { buildNftCluster, desired, type NftCluster, VIP4, virtualServer } from './lib.ts';
+
+/** Our table as nft lists it, handles included: a rewrite changes them. */
+async function tableListing(c: NftCluster): Promise<string> {
+  return c.nft(['-a', 'list', 'table', 'ip', 'lvscare']);
+}
+
+describe('nftables dataplane: self-healing, atomicity, restarts', () => {
+  let c: NftCluster;
+  before(async () => {
+    c = await buildNftCluster({ masters: 2 });
+  });
+  after(async () => {
+    await c?.destroy();
+  });
+  const both = () => desired([virtualServer(VIP4, 'rr', [[c.master(1), 1], [c.master(2), 1]])]);
+
+  it('nft flush ruleset: the next read says absent, the next apply restores the table and the VIP', async () => {
+    await c.backend.apply(both());
+    await c.nft(['flush', 'ruleset']);
+    assert.equal((await c.agent.open(VIP4, 2_000)).code, 'TIMEOUT');
+    const read = await c.backend.read(4);
+    assert.equal(read.status, 'absent');
+    assert.deepEqual(read.state.virtualServers, []);
+    assert.deepEqual((await c.backend.apply(both())).rewritten, [4]);
+    assert.deepEqual(await c.agent.burst(VIP4, 4), { servers: { master1: 2, master2: 2 }, errors: {} });
+  });
+
+  it('a deleted table, a deleted chain or a foreign rule reads as damaged, and the next apply rewrites the table', async () => {
+    const edits: Array<[string[], RegExp]> = [
+      [['delete', 'table', 'ip', 'lvscare'], /./],
+      [['delete', 'chain', 'ip', 'lvscare', 'filter-output-post-dnat'], /filter-output-post-dnat/],
+      [['add', 'rule', 'ip', 'lvscare', 'nat-output', 'ip', 'daddr', '192.0.2.1', 'drop'], /nat-output is not ours/],
+      [['flush', 'chain', 'ip', 'lvscare', 'nat-output'], /10.103.97.2 6443, which has no rule/],
+    ];
+    for (const [edit, reason] of edits) {
+      await c.backend.apply(both());
+      await c.nft(edit);
+      const read = await c.backend.read(4);
+      assert.notEqual(read.status, 'intact', edit.join(' '));
+      if (read.status === 'damaged') assert.match(read.reason ?? '', reason);
+      assert.deepEqual(read.state.virtualServers, []);
+      assert.deepEqual((await c.backend.apply(both())).rewritten, [4]);
+      assert.equal((await c.backend.read(4)).status, 'intact');
+      assert.deepEqual(await c.agent.burst(VIP4, 2), { servers: { master1: 1, master2: 1 }, errors: {} });
+    }
+  });
+
+  it('the IPVS dataplane\'s link-mode table of the same name is taken over whole', async () => {
+    await c.backend.read(4);
+    await c.worker.netns.exec(['nft', '-f', '-'], { input: ipvsLinkModeTableScript({ vip: VIP4.ip, port: VIP4.port, family: 4, masqueradeBit: 0 }) });
+    const read = await c.backend.read(4);
+    assert.equal(read.status, 'damaged');
+    await c.backend.apply(both());
+    const listing = await tableListing(c);
+    assert.doesNotMatch(listing, /chain (output|prerouting|postrouting) /);
+    assert.equal((await c.backend.read(4)).status, 'intact');
+  });
+
+  it('a transaction that fails changes nothing: the old rules keep serving, and a later apply works', async () => {
+    await c.backend.apply(both());
+    const before = await tableListing(c);
+    // The engine's whole-table replacement, followed by a command the kernel refuses.
+    const failing: NftRunner = {
+      kind: c.backend.runner.kind,
+      run: (script) => c.backend.runner.run(`${script} ; delete chain ip lvscare no-such-chain`),
+      listTable: (family, name) => c.backend.runner.listTable(family, name),
+      close: async () => undefined,
+    };
+    const faulty = await c.openBackend({ runner: failing });
+    await assert.rejects(
+      faulty.apply(desired([virtualServer(VIP4, 'rr', [[c.master(1), 1]])])),
+      (err: unknown) => isDataplaneError(err, 'ENOENT') && /nothing was changed: .*No such file or directory \(in: delete chain ip lvscare no-such-chain\)/.test((err as Error).message),
+    );
+    assert.equal(await tableListing(c), before);
+    assert.deepEqual(await c.agent.burst(VIP4, 4), { servers: { master1: 2, master2: 2 }, errors: {} });
+    // The engine kept its old model: the read agrees with the kernel, and the removed set is empty.
+    const read = await faulty.read(4);
+    assert.equal(read.status, 'intact');
+    assert.deepEqual(read.state.removed, []);
+    assert.deepEqual((await c.backend.apply(desired([virtualServer(VIP4, 'rr', [[c.master(1), 1]])]))).rewritten, [4]);
+    assert.deepEqual(await c.agent.burst(VIP4, 2), { servers: { master1: 2 }, errors: {} });
+  });
+
+  it('nft\'s refusals come back as one clear line, from both runners', async () => {
+    for (const runner of [await InteractiveNftRunner.open({ netns: c.worker.netns.name }), await ExecNftRunner.open({ netns: c.worker.netns.name })]) {
+      try {
+        await assert.rejects(runner.run('add rule ip lvscare no-such-chain accept'), (err: unknown) => {
+          assert.ok(isDataplaneError(err, 'ENOENT'), String(err));
+          assert.match((err as Error).message, /^nft transaction: nft refused it, nothing was changed: Could not process rule: No such file or directory \(in: add rule ip lvscare no-such-chain accept\) \(ENOENT\)$/);
+          return true;
+        });
+        await assert.rejects(runner.run('add rule ip lvscare nat-output bogus'), /syntax error.*\(in: add rule ip lvscare nat-output bogus\)/);
+        // The runner goes on working after errors.
+        assert.equal(await runner.listTable('ip', 'no-such-table'), undefined);
+        assert.ok(await runner.listTable('ip', 'lvscare'));
+      } finally {
+        await runner.close();
+      }
+    }
+  });
+
+  it('a wedged nft -i is detected by its timeout, killed, and the next apply starts a new one', async () => {
+    const backend = await c.openBackend({ timeoutMs: 1_000 });
+    await backend.apply(desired([virtualServer(VIP4, 'rr', [[c.master(2), 1]])]));
+    const runner = backend.runner as InteractiveNftRunner;
+    const pid = runner.pid;
+    assert.ok(pid !== undefined);
+    process.kill(pid, 'SIGSTOP');
+    await assert.rejects(backend.apply(both()), (err: unknown) => isDataplaneError(err, 'ETIMEDOUT') && /did not answer within 1000 ms; killed it/.test((err as Error).message));
+    assert.equal(runner.pid, undefined);
+    assert.deepEqual((await backend.apply(both())).rewritten, [4]);
+    assert.equal(runner.processesStarted, 2);
+    assert.deepEqual(await c.agent.burst(VIP4, 2), { servers: { master1: 1, master2: 1 }, errors: {} });
+  });
+
+  it('nft -i is replaced after recycleAfter commands and keeps working', async () => {
+    const backend = await c.openBackend({ recycleAfter: 3 });
+    for (let i = 0; i < 4; i += 1) assert.equal((await backend.read(4)).status, 'intact');
+    assert.equal((backend.runner as InteractiveNftRunner).processesStarted, 2);
+  });
+
+  it('restart adoption: a new engine reads the table back, finds it intact and changes nothing', async () => {
+    const wanted = desired([virtualServer(VIP4, 'wrr', [[c.master(1), 3], [c.master(2), 0]])], [VIP4]);
+    await c.backend.apply(wanted);
+    await c.backend.apply(desired([virtualServer(VIP4, 'wrr', [[c.master(1), 3]])], [VIP4]));
+    await c.backend.apply(wanted);
+    const before = await tableListing(c);
+    const restarted = await c.openBackend();
+    const read = await restarted.read(4);
+    assert.equal(read.status, 'intact');
+    assert.deepEqual(read.state.virtualServers, [virtualServer(VIP4, 'wrr', [[c.master(1), 3], [c.master(2), 0]])]);
+    assert.deepEqual(read.state.masquerade, [VIP4]);
+    assert.deepEqual((await restarted.apply(wanted)).rewritten, []);
+    assert.equal(await tableListing(c), before);
+    // It adopted the removed set too: removing master1 now adds to it.
+    await restarted.apply(desired([virtualServer(VIP4, 'wrr', [[c.master(2), 0]])], [VIP4]));
+    assert.deepEqual((await restarted.read(4)).state.removed.map((r) => r.destination.ip), [c.master(1).ip]);
+  });
+
+  it('the exec runner writes the same table the interactive one reads as intact', async () => {
+    const exec = await c.openBackend({ runner: 'exec' });
+    const wanted = desired([virtualServer(VIP4, 'sh', [[c.master(1), 2], [c.master(2), 1]])]);
+    await exec.apply(wanted);
+    const read = await c.backend.read(4);
+    assert.equal(read.status, 'intact');
+    assert.deepEqual(read.state.virtualServers, wanted.virtualServers);
+  });
+
+  it('invalid input is refused before anything runs', async () => {
+    await c.backend.apply(both());
+    const before = await tableListing(c);
+    const hostile = { ip: '10.240.0.11 ; flush ruleset', port: 6443, family: 4 as const };
+    await assert.rejects(c.backend.apply(desired([virtualServer(VIP4, 'rr', [[hostile, 1]])])), (err: unknown) => isDataplaneError(err, 'EINVAL') && /not an IP address/.test((err as Error).message));
+    await assert.rejects(c.backend.apply(desired([virtualServer(VIP4, 'rr', [[c.master(1), 1.5]])])), /weight 1.5 is not an integer/);
+    assert.equal(await tableListing(c), before);
+  });
+
+  it('contract ops through edit(): applied against the kernel\'s table in one transaction; a refused op changes nothing', async () => {
+    await c.backend.remove();
+    const spec = { address: VIP4, scheduler: 'rr', persistenceTimeout: 0 };
+    const dest = (kind: 'add-destination' | 'update-destination', index: number, weight: number): NftOp => ({
+      kind,
+      virtualServer: VIP4,
+      destination: { address: c.master(index), weight, forward: 'masq' },
+    });
+    const ops: NftOp[] = [{ kind: 'add-virtual-server', spec }, dest('add-destination', 1, 1), dest('add-destination', 2, 1)];
+    assert.deepEqual((await c.backend.edit((current) => applyOps(current, ops))).rewritten, [4]);
+    assert.deepEqual(await c.agent.burst(VIP4, 2), { servers: { master1: 1, master2: 1 }, errors: {} });
+    const before = await tableListing(c);
+    await assert.rejects(
+      c.backend.edit((current) => applyOps(current, [dest('update-destination', 1, 0), { kind: 'add-virtual-server', spec }])),
+      (err: unknown) => err instanceof NftOpRefused && err.code === 'EEXIST' && err.index === 1,
+    );
+    assert.equal(await tableListing(c), before);
+    // The kernel is the truth: a flushed table means "add" is right again.
+    await c.nft(['flush', 'ruleset']);
+    assert.deepEqual((await c.backend.edit((current) => applyOps(current, ops))).rewritten, [4]);
+    assert.deepEqual(await c.agent.burst(VIP4, 2), { servers: { master1: 1, master2: 1 }, errors: {} });
+  });
+
+  it('remove() deletes our tables and nothing else, and twice is fine', async () => {
+    await c.nft(['add', 'table', 'ip', 'someone-else']);
+    await c.backend.apply(both());
+    await c.backend.remove();
+    await c.backend.remove();
+    assert.equal((await c.backend.read(4)).status, 'absent');
+    assert.match(await c.nft(['list', 'tables']), /^table ip someone-else\n$/);
+  });
+});
