@@ -11,7 +11,7 @@ import { join } from "node:path";
 export class OpensslError extends Error {}
 
 function openssl(args: readonly string[], input?: string | Buffer): string {
-  const result = spawnSync("openssl", [...args], { input, encoding: "buffer", maxBuffer: 16 * 1024 * 1024 });
+  const result = spawnSync("openssl", [...args], { input: typeof input === "string" ? Buffer.from(input) : input, maxBuffer: 16 * 1024 * 1024 });
   if (result.error !== undefined) throw new OpensslError(`openssl could not run (install the Debian package openssl): ${result.error.message}`);
   if (result.status !== 0) throw new OpensslError(`${result.stderr.toString().trim() || result.stdout.toString().trim()}`);
   return result.stdout.toString();
