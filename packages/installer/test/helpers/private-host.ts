@@ -8,7 +8,7 @@
  * sshd test hosts: no sshd, commands run directly.
  */
 import { spawn, type ChildProcess } from "node:child_process";
-import { mkdirSync, readdirSync, readlinkSync } from "node:fs";
+import { mkdirSync, readdirSync, readFileSync, readlinkSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
@@ -28,6 +28,8 @@ export interface PrivateHost extends HostSpec {
   /** A path inside the host, as the test process can open it (through /proc/PID/root). */
   path(inside: string): string;
   run(argv: readonly string[], options?: { input?: string }): Promise<RunResult>;
+  /** Command lines of the processes running in this host (its mount namespace), holder excluded. */
+  processes(): string[];
 }
 
 export interface PrivateHosts {
@@ -109,11 +111,23 @@ export async function createPrivateHosts(prefix: string, specs: readonly HostSpe
         child.stdout?.once("data", () => resolveReady());
       });
       const pid = child.pid as number;
-      holders.push({ child, namespace: mountNamespace(pid) as string });
+      const namespace = mountNamespace(pid) as string;
+      holders.push({ child, namespace });
       hosts.push({
         ...spec,
         toolDir,
         path: (inside) => `/proc/${pid}/root${inside}`,
+        processes: () =>
+          processesIn(namespace)
+            .filter((other) => other !== pid)
+            .map((other) => {
+              try {
+                return readFileSync(`/proc/${other}/cmdline`, "utf8").replaceAll("\0", " ").trim();
+              } catch {
+                return "";
+              }
+            })
+            .filter((cmdline) => cmdline !== ""),
         run: (argv, options = {}) =>
           run(nsenter, ["-t", String(pid), "-m", "-u", "-n", "--wd=/root", "--", "env", "-i", `PATH=${HOST_PATH}`, "HOME=/root", "LANG=C.UTF-8", ...argv], options),
       });

@@ -228,7 +228,8 @@ async function handleResource(request: IncomingMessage, response: ServerResponse
   if (verb === "get") {
     let object = withMeta(existing.value, existing.modRevision);
     if (resource.name === "configmaps" && namespace === "kube-public" && name === "cluster-info") object = await signClusterInfo(object);
-    send(response, 200, object);
+    if ((request.headers.accept ?? "").includes("as=Table")) send(response, 200, table(resource, [object], existing.modRevision));
+    else send(response, 200, object);
     return;
   }
   if (verb === "delete") {

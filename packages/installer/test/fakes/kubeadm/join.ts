@@ -8,6 +8,7 @@
 import { spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, rmSync, symlinkSync } from "node:fs";
 import { join } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
 import { parse } from "yaml";
 import { parseFlags, type FlagSpec } from "../lib/flags.ts";
 import { readKubeconfig, renderKubeconfigFile, type KubeconfigCredentials } from "../lib/kubeconfig.ts";
@@ -259,7 +260,13 @@ export async function runJoin(argv: readonly string[]): Promise<number> {
       if (endpoints.length === 0) throw phaseError("control-plane-join/etcd", "error creating local etcd static pod manifest file: etcd cluster is not healthy: no etcd endpoints found in the cluster");
       const host = cp.advertiseAddress.includes(":") ? `[${cp.advertiseAddress}]` : cp.advertiseAddress;
       say("etcd", `Announced new etcd member joining to the existing etcd cluster (etcdctl member add ${node.name} against ${endpoints.join(",")})`);
-      const added = etcdctl(["--endpoints", endpoints.join(","), "member", "add", node.name, `--peer-urls=https://${host}:2380`], cluster.certificatesDir);
+      // Like kubeadm's etcd client, retry while etcd refuses a new voting member because the last
+      // one joined too recently ("unhealthy cluster") or a member is briefly unreachable.
+      let added = etcdctl(["--endpoints", endpoints.join(","), "member", "add", node.name, `--peer-urls=https://${host}:2380`], cluster.certificatesDir);
+      for (let attempt = 0; !added.ok && /unhealthy cluster|context deadline exceeded|Unavailable/.test(added.output) && attempt < 40; attempt++) {
+        await sleep(1000);
+        added = etcdctl(["--endpoints", endpoints.join(","), "member", "add", node.name, `--peer-urls=https://${host}:2380`], cluster.certificatesDir);
+      }
       if (!added.ok) throw phaseError("control-plane-join/etcd", `error creating local etcd static pod manifest file: ${added.output}`);
       const initialCluster = /ETCD_INITIAL_CLUSTER="([^"]*)"/.exec(added.output)?.[1];
       if (initialCluster === undefined) throw phaseError("control-plane-join/etcd", `unexpected etcdctl member add output: ${added.output}`);

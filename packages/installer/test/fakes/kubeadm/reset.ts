@@ -84,16 +84,21 @@ export async function runReset(argv: readonly string[]): Promise<number> {
     const peerUrl = flagValue(etcdCommand, "initial-advertise-peer-urls");
     try {
       const endpoints = await etcdClientUrls(readKubeconfig(kubeconfigPath));
-      const listed = etcdctl(["--endpoints", endpoints.join(","), "member", "list", "-w", "json"], certificatesDir);
+      // The simple format prints member IDs in hex; JSON would give 64-bit numbers that lose precision.
+      const listed = etcdctl(["--endpoints", endpoints.join(","), "member", "list"], certificatesDir);
       if (!listed.ok) throw new Error(listed.output);
-      const members = (JSON.parse(listed.output) as { members?: { ID: number | string; peerURLs?: string[] }[] }).members ?? [];
-      const own = members.find((member) => member.peerURLs?.includes(peerUrl ?? ""));
+      const members = listed.output
+        .split("\n")
+        .filter((line) => line.trim() !== "")
+        .map((line) => line.split(", "))
+        .map((fields) => ({ id: fields[0] ?? "", peerURLs: (fields[3] ?? "").split(",") }));
+      const own = members.find((member) => member.peerURLs.includes(peerUrl ?? ""));
       if (members.length === 1 && own !== undefined) {
         say("reset", "This is the only remaining etcd member in the etcd cluster, skip removing it");
       } else if (own === undefined) {
         throw new Error(`no etcd member with peer URL ${peerUrl}`);
       } else {
-        const id = BigInt(own.ID).toString(16);
+        const id = own.id;
         const removed = etcdctl(["--endpoints", endpoints.join(","), "member", "remove", id], certificatesDir);
         if (!removed.ok) throw new Error(removed.output);
         say("reset", `Removed the etcd member ${id} (${peerUrl}) from the etcd cluster`);
