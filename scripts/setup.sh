@@ -15,6 +15,8 @@ DEBIAN_PACKAGES=(
   iproute2 ipvsadm nftables iptables ipset
   # Real components the daemon and installer are tested against.
   openssl etcd-server etcd-client haproxy openssh-server openssh-client
+  # The installer's fakes: kubeadm's preflight needs conntrack (before 1.32); kubectl talks to the stand-in API server.
+  conntrack kubernetes-client
 )
 
 log() { printf '\n=== setup: %s\n' "$*"; }

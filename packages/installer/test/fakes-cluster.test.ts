@@ -14,7 +14,7 @@ import { installFakes, writeFakeSettings } from "./fakes/install.ts";
 import { clusterSpec, renderToTemporaryDir, type RenderedDir } from "./helpers/fixtures.ts";
 import { calls, describeRun, kubeadm, kubeadmStep, placeFiles, prepareNode, setHosts } from "./helpers/fake-cluster.ts";
 import { createPrivateHosts, type PrivateHost, type PrivateHosts } from "./helpers/private-host.ts";
-import { requireTool } from "./helpers/tools.ts";
+import { requireTool, run } from "./helpers/tools.ts";
 
 const MASTERS = ["10.0.0.1", "10.0.0.2", "10.0.0.3"];
 const WORKER = "10.0.0.11";
@@ -134,6 +134,21 @@ describe("the fakes run a rendered 3-master + 1-worker cluster", { timeout: 600_
     const verify = await worker.run(["openssl", "verify", "-CAfile", "/etc/kubernetes/pki/ca.crt", "/var/lib/kubelet/pki/kubelet-client-current.pem"]);
     assert.equal(verify.code, 0, describeRun(verify));
     assert.equal(readdirSync(worker.path("/etc/kubernetes/pki")).sort().join(","), "ca.crt", "a worker must receive no PKI beyond ca.crt");
+  });
+
+  it("cluster-info carries the bootstrap token's detached JWS exactly as an HMAC computed by openssl", async () => {
+    const result = await host(MASTERS[0] as string).run(["kubectl", "--kubeconfig", "/etc/kubernetes/admin.conf", "get", "configmap", "-n", "kube-public", "cluster-info", "-o", "json"]);
+    assert.equal(result.code, 0, describeRun(result));
+    const data = (JSON.parse(result.stdout) as { data: Record<string, string> }).data;
+    const token = /token: ([a-z0-9]{6})\.([a-z0-9]{16})/.exec(workerJoinConfig());
+    assert.ok(token);
+    const [, id, secret] = token;
+    const header = Buffer.from(JSON.stringify({ alg: "HS256", kid: id })).toString("base64url");
+    const signingInput = `${header}.${Buffer.from(data["kubeconfig"] ?? "").toString("base64url")}`;
+    const mac = await run(requireTool("openssl"), ["dgst", "-sha256", "-mac", "HMAC", "-macopt", `key:${secret}`], { input: signingInput });
+    const hex = mac.stdout.trim().split(" ").at(-1) ?? "";
+    assert.match(hex, /^[0-9a-f]{64}$/, mac.stdout + mac.stderr);
+    assert.equal(data[`jws-kubeconfig-${id}`], `${header}..${Buffer.from(hex, "hex").toString("base64url")}`);
   });
 
   it("kubectl (real, Debian's) lists the four nodes through the stand-in API server", async () => {

@@ -225,7 +225,7 @@ export async function runJoin(argv: readonly string[]): Promise<number> {
     }
   }
 
-  let kubelet: KubeconfigCredentials;
+  let kubelet: KubeconfigCredentials | undefined;
   if (phases.runs("kubelet-start")) {
     if (cp === undefined) {
       say("kubelet-start", `Writing the cluster CA to "${settings.caCertPath}"`);
@@ -280,7 +280,7 @@ export async function runJoin(argv: readonly string[]): Promise<number> {
     await waitForApiServer(cpNode, controlPlaneTimeout(undefined));
     say("mark-control-plane", `Marking the node ${node.name} as control-plane by adding the labels and taints`);
     try {
-      await registerMirrorPods(kubelet!, node.name, cp.advertiseAddress, cp.bindPort);
+      await registerMirrorPods(kubelet ?? readKubeconfig(KUBELET_CONF), node.name, cp.advertiseAddress, cp.bindPort);
       await markControlPlane(admin, node.name, node.taints as Record<string, unknown>[] | undefined);
     } catch (error) {
       throw phaseError("control-plane-join/mark-control-plane", error instanceof Error ? error.message : String(error));
