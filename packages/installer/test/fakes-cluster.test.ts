@@ -24,6 +24,7 @@ const HOSTNAMES = ["10.0.0.1=master-1", "10.0.0.2=master-2", "10.0.0.3=master-3"
 describe("the fakes run a rendered 3-master + 1-worker cluster", { timeout: 600_000 }, () => {
   let render: RenderedDir;
   let hosts: PrivateHosts;
+  let printedJoin = "";
   const host = (address: string): PrivateHost => hosts.host(address);
   const planOf = (address: string) => {
     const plan = render.rendered.plan.hosts.find((entry) => entry.address === address);
@@ -166,6 +167,7 @@ describe("the fakes run a rendered 3-master + 1-worker cluster", { timeout: 600_
     const master = host(MASTERS[1] as string);
     const result = await kubeadm(master, ["token", "create", "--print-join-command", "--ttl", "1h"]);
     assert.equal(result.code, 0, describeRun(result));
+    printedJoin = result.stdout.trim();
     const match = /^kubeadm join apiserver\.cluster\.local:6443 --token ([a-z0-9]{6}\.[a-z0-9]{16}) --discovery-token-ca-cert-hash (sha256:[0-9a-f]{64}) $/.exec(result.stdout.trim() + " ");
     assert.ok(match, result.stdout);
     assert.equal(match[2], render.rendered.caCertHash);
@@ -213,5 +215,17 @@ describe("the fakes run a rendered 3-master + 1-worker cluster", { timeout: 600_
     const second = await kubeadm(worker, ["reset", "--force"]);
     assert.equal(second.code, 0, describeRun(second));
     writeFakeSettings(worker.toolDir, { discoveryTimeout: "6s" });
+  });
+
+  it("the reset worker joins again with the flags `kubeadm token create --print-join-command` printed", async () => {
+    const worker = host(WORKER);
+    const argv = printedJoin.split(/\s+/);
+    assert.equal(argv[0], "kubeadm");
+    const result = await worker.run(argv);
+    assert.equal(result.code, 0, describeRun(result));
+    assert.match(result.stdout, /requesting info from "apiserver\.cluster\.local:6443"/);
+    const nodes = await host(MASTERS[0] as string).run(["kubectl", "--kubeconfig", "/etc/kubernetes/admin.conf", "get", "node", "worker-1"]);
+    assert.equal(nodes.code, 0, describeRun(nodes));
+    assert.match(nodes.stdout, /worker-1\s+Ready\s+<none>/);
   });
 });

@@ -71,6 +71,9 @@ describe("the fake kubeadm refuses what kubeadm refuses", { timeout: 300_000 }, 
     await refused(["init", "--config", "/nonexistent.yaml"], /unable to read config from "\/nonexistent.yaml" : open \/nonexistent.yaml: no such file or directory/);
     writeConfig("/root/typo.yaml", original.replace("advertiseAddress:", "advertiseAdress:"));
     await refused(["init", "--config", "/root/typo.yaml"], /strict decoding error: unknown field "localAPIEndpoint.advertiseAdress"/);
+    await refused(["config", "validate", "--config", "/root/typo.yaml"], /strict decoding error: unknown field "localAPIEndpoint.advertiseAdress"/);
+    const valid = await kubeadm(host, ["config", "validate", "--config", CONFIG]);
+    assert.deepEqual([valid.code, valid.stdout], [0, "ok\n"], describeRun(valid));
     writeConfig("/root/type.yaml", original.replace("bindPort: 6443", 'bindPort: "6443"'));
     await refused(["init", "--config", "/root/type.yaml"], /cannot unmarshal string into Go struct field InitConfiguration.localAPIEndpoint.bindPort of type int32/);
     writeConfig("/root/twice.yaml", `${original}\n---\n${original.split("---")[0]}`);
