@@ -3,7 +3,8 @@
  * plus its own mount and UTS namespaces held open by a sleeping process, with a private /etc
  * (an overlay: the machine's /etc below, the host's writes above), private /var/lib, /root, /tmp
  * and /run (tmpfs), its hostname, and /usr/local/bin bound to a directory the test fills with the
- * fakes. Commands enter all three namespaces with nsenter. Teardown kills every process left in
+ * fakes. Commands enter all three namespaces with nsenter, and the holder's root directory (in
+ * the VM, whose processes run chrooted, the mount namespace's root is not theirs). Teardown kills every process left in
  * the host's mount namespace (daemons the fakes started included). A smaller cousin of the
  * sshd test hosts: no sshd, commands run directly.
  */
@@ -44,8 +45,11 @@ const HOST_PATH = "/usr/local/bin:/usr/local/sbin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 const SETUP = `set -e
 hostname "$H_NAME"
-mkdir -p "$H_ROOT/etc-upper" "$H_ROOT/etc-work"
-mount -t overlay overlay -o "lowerdir=/etc,upperdir=$H_ROOT/etc-upper,workdir=$H_ROOT/etc-work" /etc
+# The overlay's upper layer on a tmpfs of its own: an upper layer may not be an overlay (the VM's / is one).
+mkdir -p "$H_ROOT/etc-rw"
+mount -t tmpfs -o mode=0755 tmpfs "$H_ROOT/etc-rw"
+mkdir "$H_ROOT/etc-rw/upper" "$H_ROOT/etc-rw/work"
+mount -t overlay overlay -o "lowerdir=/etc,upperdir=$H_ROOT/etc-rw/upper,workdir=$H_ROOT/etc-rw/work" /etc
 mount --bind "$H_ROOT/tools" /usr/local/bin
 for dir in /var/lib /root /run; do mount -t tmpfs -o mode=0755 tmpfs "$dir"; done
 mount -t tmpfs -o mode=1777 tmpfs /tmp
@@ -129,7 +133,7 @@ export async function createPrivateHosts(prefix: string, specs: readonly HostSpe
             })
             .filter((cmdline) => cmdline !== ""),
         run: (argv, options = {}) =>
-          run(nsenter, ["-t", String(pid), "-m", "-u", "-n", "--wd=/root", "--", "env", "-i", `PATH=${HOST_PATH}`, "HOME=/root", "LANG=C.UTF-8", ...argv], options),
+          run(nsenter, ["-t", String(pid), "-m", "-u", "-n", "--root", "--wd=/root", "--", "env", "-i", `PATH=${HOST_PATH}`, "HOME=/root", "LANG=C.UTF-8", ...argv], options),
       });
     }
   } catch (error) {
