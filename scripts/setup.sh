@@ -21,6 +21,8 @@ DEBIAN_PACKAGES=(
   # and the image's root filesystem (mmdebstrap), the image (buildah, skopeo, umoci), the arm64
   # executables under emulation (qemu-user-static).
   binutils binutils-aarch64-linux-gnu mmdebstrap buildah skopeo umoci qemu-user-static
+  # The installer's fakes: kubeadm's preflight needs conntrack (before 1.32); kubectl talks to the stand-in API server.
+  conntrack kubernetes-client
 )
 
 log() { printf '\n=== setup: %s\n' "$*"; }

@@ -11,6 +11,10 @@ const DEBIAN_PACKAGES: Record<string, string> = {
   etcd: "etcd-server",
   etcdctl: "etcd-client",
   ip: "iproute2",
+  kubectl: "kubernetes-client",
+  conntrack: "conntrack",
+  nsenter: "util-linux",
+  unshare: "util-linux",
 };
 
 /** Absolute path of `name` on PATH (plus the sbin directories), or an Error saying what to install. */
