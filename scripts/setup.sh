@@ -15,6 +15,9 @@ DEBIAN_PACKAGES=(
   iproute2 ipvsadm nftables iptables ipset
   # Real components the daemon and installer are tested against.
   openssl etcd-server etcd-client haproxy openssh-server openssh-client
+  # The installer's SSH test hosts (sudo for non-root logins) and the fan-out benchmark's
+  # reference point (Ansible, bench/ssh-fanout.ts).
+  sudo ansible-core
 )
 
 log() { printf '\n=== setup: %s\n' "$*"; }

@@ -1,0 +1,321 @@
+/**
+ * One SSH connection to one host: TCP connect (with retries for transient failures only), the
+ * handshake with host key verification, authentication, then session channels on demand within
+ * the host's session limit. Nothing here runs a command; it only opens channels.
+ */
+import { Socket } from "node:net";
+import { setTimeout as sleep } from "node:timers/promises";
+import ssh2, { type Client, type Algorithms, type AuthHandlerResult, type AuthMethodName, type ClientChannel, type SFTPWrapper } from "ssh2";
+import type { SshCredentials } from "./credentials.ts";
+import { SshError } from "./errors.ts";
+import type { KnownHostsStore } from "./host-key-store.ts";
+import { SessionSlots } from "./session-slots.ts";
+import type { SshTarget } from "./targets.ts";
+
+/** Makes the (unconnected) TCP socket for a target; tests create it inside a network namespace. */
+export type SocketFactory = (target: SshTarget) => Socket;
+
+export interface RetryPolicy {
+  /** Connection attempts in all, the first included. */
+  readonly attempts: number;
+  readonly initialDelayMs: number;
+  readonly maxDelayMs: number;
+}
+
+export const DEFAULT_RETRY: RetryPolicy = { attempts: 5, initialDelayMs: 250, maxDelayMs: 4000 };
+
+export interface ConnectionOptions {
+  readonly target: SshTarget;
+  readonly credentials: SshCredentials;
+  readonly hostKeys: KnownHostsStore;
+  readonly connectTimeoutMs: number;
+  readonly handshakeTimeoutMs: number;
+  readonly keepaliveIntervalMs: number;
+  readonly maxSessions: number;
+  readonly retry: RetryPolicy;
+  readonly createSocket: SocketFactory;
+  readonly algorithms: Algorithms | undefined;
+  readonly onRetry: (attempt: number, delayMs: number, cause: string) => void;
+  readonly onWarning: (message: string) => void;
+}
+
+const HOST_KEY_ALGORITHMS_BY_TYPE: Record<string, string[]> = {
+  "ssh-ed25519": ["ssh-ed25519"],
+  "ecdsa-sha2-nistp256": ["ecdsa-sha2-nistp256"],
+  "ecdsa-sha2-nistp384": ["ecdsa-sha2-nistp384"],
+  "ecdsa-sha2-nistp521": ["ecdsa-sha2-nistp521"],
+  "ssh-rsa": ["rsa-sha2-512", "rsa-sha2-256", "ssh-rsa"],
+};
+const DEFAULT_HOST_KEY_ALGORITHMS = Object.values(HOST_KEY_ALGORITHMS_BY_TYPE).flat();
+
+/** A failure before authentication that a new attempt may cure (sshd still starting, a reset). */
+class TransientFailure extends Error {
+  readonly final: SshError;
+  constructor(final: SshError) {
+    super(final.message);
+    this.final = final;
+  }
+}
+
+const TCP_ERRORS: Record<string, string> = {
+  ECONNREFUSED: "connection refused (is sshd running and listening there?)",
+  ECONNRESET: "connection reset",
+  ETIMEDOUT: "connect timed out",
+  EHOSTUNREACH: "no route to host (unreachable)",
+  ENETUNREACH: "network unreachable",
+  EADDRNOTAVAIL: "address not available",
+};
+const TRANSIENT_TCP = new Set(["ECONNREFUSED", "ECONNRESET", "ETIMEDOUT"]);
+
+export class SshConnection {
+  readonly target: SshTarget;
+  readonly #client: Client;
+  readonly #slots: SessionSlots;
+  readonly #onWarning: (message: string) => void;
+  #closed = false;
+  readonly #closedPromise: Promise<void>;
+
+  private constructor(target: SshTarget, client: Client, maxSessions: number, onWarning: (message: string) => void) {
+    this.target = target;
+    this.#client = client;
+    this.#slots = new SessionSlots(maxSessions);
+    this.#onWarning = onWarning;
+    this.#closedPromise = new Promise((resolve) => {
+      client.once("close", () => {
+        this.#closed = true;
+        resolve();
+      });
+    });
+    // Errors after the handshake (a reset, a keepalive timeout) surface as 'close' on the
+    // connection and on every open channel; the listener only keeps them from being thrown.
+    client.on("error", () => undefined);
+  }
+
+  static async open(options: ConnectionOptions): Promise<SshConnection> {
+    const { retry } = options;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const client = await connectOnce(options);
+        return new SshConnection(options.target, client, options.maxSessions, options.onWarning);
+      } catch (error) {
+        if (!(error instanceof TransientFailure)) throw error;
+        if (attempt >= retry.attempts) throw error.final;
+        const base = Math.min(retry.maxDelayMs, retry.initialDelayMs * 2 ** (attempt - 1));
+        const delay = Math.round(base / 2 + Math.random() * (base / 2));
+        options.onRetry(attempt, delay, error.final.message);
+        await sleep(delay);
+      }
+    }
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  get sessionLimit(): number {
+    return this.#slots.limit;
+  }
+
+  /** Opens an exec channel for `command`; its session slot is freed when the channel closes. */
+  exec(command: string): Promise<ClientChannel> {
+    return this.#openSession((done) => this.#client.exec(command, {}, done), (channel) => channel);
+  }
+
+  /** Opens an SFTP session; `end()` it when done, which frees its slot. */
+  sftp(): Promise<SFTPWrapper> {
+    return this.#openSession((done) => this.#client.sftp(done), (sftp) => sftp);
+  }
+
+  async #openSession<T extends { once(event: "close", listener: () => void): unknown }>(
+    open: (done: (error: Error | undefined, channel: T) => void) => void,
+    use: (channel: T) => T,
+  ): Promise<T> {
+    for (;;) {
+      if (this.#closed) throw new SshError(this.target.label, "disconnected", "the connection is closed");
+      await this.#slots.acquire();
+      let channel: T;
+      try {
+        channel = await new Promise<T>((resolve, reject) => {
+          try {
+            open((error, opened) => (error === undefined ? resolve(opened) : reject(error)));
+          } catch (error) {
+            reject(error as Error); // ssh2 throws synchronously when the socket is gone
+          }
+        });
+      } catch (error) {
+        this.#slots.release();
+        const others = this.#slots.inUse;
+        if (isSessionRefused(error) && others > 0) {
+          this.#onWarning(`the server refused a session with ${others} open; using at most ${others} at once (sshd MaxSessions)`);
+          this.#slots.lowerTo(others);
+          continue;
+        }
+        if (this.#closed) throw new SshError(this.target.label, "disconnected", "the connection closed", { cause: error });
+        throw new SshError(this.target.label, "channel", `cannot open a session: ${(error as Error).message}`, { cause: error });
+      }
+      channel.once("close", () => this.#slots.release());
+      return use(channel);
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#client.end();
+    const timer = setTimeout(() => this.#client.destroy(), 2000);
+    await this.#closedPromise;
+    clearTimeout(timer);
+  }
+
+  /** Cuts the connection at once (tests use it to interrupt a transfer). */
+  destroy(): void {
+    this.#client.destroy();
+  }
+}
+
+function isSessionRefused(error: unknown): boolean {
+  // SSH_OPEN_ADMINISTRATIVELY_PROHIBITED: what sshd answers past MaxSessions.
+  return error instanceof Error && (error as Error & { reason?: unknown }).reason === 1;
+}
+
+async function connectOnce(options: ConnectionOptions): Promise<Client> {
+  const socket = await tcpConnect(options);
+  return handshake(socket, options);
+}
+
+function tcpConnect(options: ConnectionOptions): Promise<Socket> {
+  const { target } = options;
+  return new Promise((resolve, reject) => {
+    const socket = options.createSocket(target);
+    const fail = (code: string, cause: unknown) => {
+      clearTimeout(timer);
+      socket.destroy();
+      const reason = TCP_ERRORS[code] ?? (cause instanceof Error ? cause.message : code);
+      const error = new SshError(target.label, "unreachable", `cannot connect to port ${target.port}: ${reason}`, { cause });
+      reject(TRANSIENT_TCP.has(code) ? new TransientFailure(error) : error);
+    };
+    const timer = setTimeout(() => fail("ETIMEDOUT", undefined), options.connectTimeoutMs);
+    socket.once("error", (error: NodeJS.ErrnoException) => fail(error.code ?? "error", error));
+    socket.connect({ host: target.host, port: target.port }, () => {
+      clearTimeout(timer);
+      socket.removeAllListeners("error");
+      socket.setNoDelay(true);
+      resolve(socket);
+    });
+  });
+}
+
+async function handshake(socket: Socket, options: ConnectionOptions): Promise<Client> {
+  const { target, credentials } = options;
+  const knownTypes = await options.hostKeys.knownKeyTypes(target);
+  const preferred = knownTypes.flatMap((type) => HOST_KEY_ALGORITHMS_BY_TYPE[type] ?? []);
+  const serverHostKey = [...new Set([...preferred, ...DEFAULT_HOST_KEY_ALGORITHMS])];
+  const auth = authPlan(credentials);
+
+  return new Promise((resolve, reject) => {
+    const client = new ssh2.Client();
+    let hostKeyError: SshError | undefined;
+    let settled = false;
+    const settle = (error: Error | undefined) => {
+      if (settled) return;
+      settled = true;
+      if (error === undefined) {
+        resolve(client);
+        return;
+      }
+      client.removeAllListeners("ready");
+      client.on("error", () => undefined);
+      client.destroy();
+      reject(error);
+    };
+
+    client.once("ready", () => {
+      client.removeAllListeners("error");
+      settle(undefined);
+    });
+    client.on("error", (error: Error & { level?: string; code?: string }) => {
+      if (error.level === "agent") return; // ssh2 goes on with the next method
+      if (hostKeyError !== undefined) return settle(hostKeyError);
+      if (error.level === "client-authentication") {
+        return settle(new SshError(target.label, "auth", auth.describeFailure(), { cause: error }));
+      }
+      const handshakeError = new SshError(target.label, "handshake", `SSH handshake failed: ${error.message}`, { cause: error });
+      const transient = error.level === "client-timeout" || error.code === "ECONNRESET" || error.code === "EPIPE";
+      settle(transient ? new TransientFailure(handshakeError) : handshakeError);
+    });
+    client.once("close", () => {
+      if (hostKeyError !== undefined) return settle(hostKeyError);
+      // sshd drops connections beyond MaxStartups before the banner: worth another try.
+      settle(new TransientFailure(new SshError(target.label, "handshake", "the server closed the connection during the SSH handshake")));
+    });
+
+    client.connect({
+      sock: socket,
+      username: credentials.user,
+      readyTimeout: options.handshakeTimeoutMs,
+      keepaliveInterval: options.keepaliveIntervalMs,
+      keepaliveCountMax: 3,
+      algorithms: { ...options.algorithms, serverHostKey },
+      hostVerifier: (key, verify) => {
+        options.hostKeys.verify(target, key).then(
+          () => verify(true),
+          (error: unknown) => {
+            hostKeyError = error instanceof SshError ? error : new SshError(target.label, "handshake", `host key check failed: ${String(error)}`);
+            verify(false);
+          },
+        );
+      },
+      authHandler: auth.handler,
+    });
+  });
+}
+
+interface AuthPlan {
+  readonly handler: (methodsLeft: AuthMethodName[] | null, partialSuccess: boolean | null, next: (result: AuthHandlerResult) => void) => void;
+  describeFailure(): string;
+}
+
+/** Tries our methods in order, skipping those the server does not offer, and remembers what happened. */
+function authPlan(credentials: SshCredentials): AuthPlan {
+  const queue = [...credentials.methods];
+  const tried: string[] = [];
+  let offered: AuthMethodName[] | null = null;
+  const username = credentials.user;
+  return {
+    handler(methodsLeft, _partial, next) {
+      if (methodsLeft !== null) offered = methodsLeft;
+      for (let method = queue.shift(); method !== undefined; method = queue.shift()) {
+        if (methodsLeft !== null && !methodsLeft.includes(method)) continue;
+        tried.push(method === "publickey" ? `publickey ${credentials.privateKey?.path ?? ""}`.trim() : method);
+        switch (method) {
+          case "publickey": {
+            const key = credentials.privateKey;
+            if (key === undefined) continue;
+            return next({ type: "publickey", username, key: key.data, ...(key.passphrase === undefined ? {} : { passphrase: key.passphrase }) });
+          }
+          case "agent":
+            if (credentials.agentSocket === undefined) continue;
+            return next({ type: "agent", username, agent: credentials.agentSocket });
+          case "password":
+            if (credentials.password === undefined) continue;
+            return next({ type: "password", username, password: credentials.password });
+          case "keyboard-interactive": {
+            const password = credentials.password;
+            if (password === undefined) continue;
+            return next({
+              type: "keyboard-interactive",
+              username,
+              // Only a single hidden prompt is a password prompt; anything else gets no answer.
+              prompt: (_name, _instructions, _lang, prompts, finish) => finish(prompts.length === 1 && prompts[0]?.echo === false ? [password] : []),
+            });
+          }
+        }
+      }
+      next(false);
+    },
+    describeFailure() {
+      const attempted = tried.length === 0 ? "none of our methods was offered" : `tried ${tried.join(", ")}`;
+      const accepts = offered === null ? "" : `; the server accepts ${offered.join(", ")}`;
+      return `authentication failed for user ${username} (${attempted}${accepts})`;
+    },
+  };
+}
