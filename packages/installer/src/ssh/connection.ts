@@ -12,6 +12,20 @@ import type { KnownHostsStore } from "./host-key-store.ts";
 import { SessionSlots } from "./session-slots.ts";
 import type { SshTarget } from "./targets.ts";
 
+export interface ExitStatus {
+  readonly code: number | null;
+  readonly signal: string | undefined;
+}
+
+/** A running command's channel, with what ssh2 reported about its end from the very start. */
+export interface ExecChannel {
+  readonly channel: ClientChannel;
+  /** Resolves when the channel has closed (its session slot is free again). */
+  readonly closed: Promise<void>;
+  /** The exit status or signal, once the server sent it (before `closed` resolves, if ever). */
+  exitStatus(): ExitStatus | undefined;
+}
+
 /** Makes the (unconnected) TCP socket for a target; tests create it inside a network namespace. */
 export type SocketFactory = (target: SshTarget) => Socket;
 
@@ -73,6 +87,9 @@ export class SshConnection {
   readonly #slots: SessionSlots;
   readonly #onWarning: (message: string) => void;
   #closed = false;
+  readonly #refusalsAt = new Map<number, number>();
+  #openChannels = 0;
+  #lastCloseAt = 0;
   readonly #closedPromise: Promise<void>;
 
   private constructor(target: SshTarget, client: Client, maxSessions: number, onWarning: (message: string) => void) {
@@ -117,45 +134,84 @@ export class SshConnection {
   }
 
   /** Opens an exec channel for `command`; its session slot is freed when the channel closes. */
-  exec(command: string): Promise<ClientChannel> {
-    return this.#openSession((done) => this.#client.exec(command, {}, done), (channel) => channel);
+  exec(command: string): Promise<ExecChannel> {
+    return this.#openSession<ClientChannel, ExecChannel>(
+      (done) => this.#client.exec(command, {}, done),
+      (channel, closed) => {
+        // Attached in ssh2's own callback: the exit status and the close may already be in the
+        // packets it is parsing, and would be emitted before an awaiting caller could listen.
+        let exit: ExitStatus | undefined;
+        channel.once("exit", (code: number | null, signal?: string) => {
+          exit = { code, signal };
+        });
+        return { channel, closed, exitStatus: () => exit };
+      },
+    );
   }
 
   /** Opens an SFTP session; `end()` it when done, which frees its slot. */
   sftp(): Promise<SFTPWrapper> {
-    return this.#openSession((done) => this.#client.sftp(done), (sftp) => sftp);
+    return this.#openSession<SFTPWrapper, SFTPWrapper>((done) => this.#client.sftp(done), (sftp) => sftp);
   }
 
-  async #openSession<T extends { once(event: "close", listener: () => void): unknown }>(
+  async #openSession<T extends { once(event: "close", listener: () => void): unknown }, R>(
     open: (done: (error: Error | undefined, channel: T) => void) => void,
-    use: (channel: T) => T,
-  ): Promise<T> {
-    for (;;) {
+    prepare: (channel: T, closed: Promise<void>) => R,
+  ): Promise<R> {
+    for (let refusals = 0; ; ) {
       if (this.#closed) throw new SshError(this.target.label, "disconnected", "the connection is closed");
       await this.#slots.acquire();
-      let channel: T;
       try {
-        channel = await new Promise<T>((resolve, reject) => {
+        return await new Promise<R>((resolve, reject) => {
           try {
-            open((error, opened) => (error === undefined ? resolve(opened) : reject(error)));
+            open((error, opened) => {
+              if (error !== undefined) return reject(error);
+              this.#openChannels++;
+              const closed = new Promise<void>((resolveClosed) =>
+                opened.once("close", () => {
+                  this.#openChannels--;
+                  this.#lastCloseAt = Date.now();
+                  this.#slots.release();
+                  resolveClosed();
+                }),
+              );
+              resolve(prepare(opened, closed));
+            });
           } catch (error) {
             reject(error as Error); // ssh2 throws synchronously when the socket is gone
           }
         });
       } catch (error) {
         this.#slots.release();
-        const others = this.#slots.inUse;
-        if (isSessionRefused(error) && others > 0) {
-          this.#onWarning(`the server refused a session with ${others} open; using at most ${others} at once (sshd MaxSessions)`);
-          this.#slots.lowerTo(others);
+        if (this.#closed) throw new SshError(this.target.label, "disconnected", "the connection closed", { cause: error });
+        if (isSessionRefused(error) && refusals < MAX_SESSION_REFUSALS) {
+          refusals++;
+          this.#noteRefusal();
+          // Opening right after a close can reach sshd before it has freed the closed session:
+          // a refusal is worth another try once some channel closes, or after a short wait.
+          await this.#slots.nextRelease(Math.min(1000, 10 * 2 ** refusals));
           continue;
         }
-        if (this.#closed) throw new SshError(this.target.label, "disconnected", "the connection closed", { cause: error });
         throw new SshError(this.target.label, "channel", `cannot open a session: ${(error as Error).message}`, { cause: error });
       }
-      channel.once("close", () => this.#slots.release());
-      return use(channel);
     }
+  }
+
+  /**
+   * sshd frees a session only after it has processed our close, so an open sent right after a
+   * close can be refused although the limit is not reached (both packets in one read). A refusal
+   * is taken as evidence of a lower MaxSessions only when no channel closed just before; three
+   * such refusals with the same number of sessions open, and the limit drops to that number.
+   */
+  #noteRefusal(): void {
+    const open = this.#openChannels;
+    if (open === 0 || open >= this.#slots.limit || Date.now() - this.#lastCloseAt < CLOSE_RACE_WINDOW_MS) return;
+    const count = (this.#refusalsAt.get(open) ?? 0) + 1;
+    this.#refusalsAt.set(open, count);
+    if (count < 3) return;
+    this.#onWarning(`the server refused a session with ${open} open; using at most ${open} at once (sshd MaxSessions)`);
+    this.#slots.lowerTo(open);
+    this.#refusalsAt.clear();
   }
 
   async close(): Promise<void> {
@@ -172,9 +228,14 @@ export class SshConnection {
   }
 }
 
+const MAX_SESSION_REFUSALS = 100;
+const CLOSE_RACE_WINDOW_MS = 100;
+
 function isSessionRefused(error: unknown): boolean {
-  // SSH_OPEN_ADMINISTRATIVELY_PROHIBITED: what sshd answers past MaxSessions.
-  return error instanceof Error && (error as Error & { reason?: unknown }).reason === 1;
+  // sshd answers a session past MaxSessions with "open failed" (SSH_OPEN_CONNECT_FAILED in
+  // OpenSSH 9; older versions used ADMINISTRATIVELY_PROHIBITED).
+  const reason = (error as { reason?: unknown } | undefined)?.reason;
+  return error instanceof Error && (reason === 1 || reason === 2) && /open failed/.test(error.message);
 }
 
 async function connectOnce(options: ConnectionOptions): Promise<Client> {

@@ -34,6 +34,25 @@ export class Redactor {
     return result.replace(BOOTSTRAP_TOKEN, REDACTED);
   }
 
+  /**
+   * For text that arrives line by line (command output): a PEM private key spread over several
+   * lines is masked from its BEGIN line to its END line, which no single line shows whole.
+   */
+  lineRedactor(): (line: string) => string {
+    let insideKey = false;
+    return (line) => {
+      if (insideKey) {
+        if (/-----END ([A-Z0-9]+ )*PRIVATE KEY-----/.test(line)) insideKey = false;
+        return REDACTED;
+      }
+      if (/-----BEGIN ([A-Z0-9]+ )*PRIVATE KEY-----/.test(line) && !/-----END ([A-Z0-9]+ )*PRIVATE KEY-----/.test(line)) {
+        insideKey = true;
+        return REDACTED;
+      }
+      return this.redact(line);
+    };
+  }
+
   /** An Error whose message (and cause chain's messages) went through redact(). */
   redactError<E extends Error>(error: E): E {
     error.message = this.redact(error.message);

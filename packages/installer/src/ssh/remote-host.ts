@@ -9,13 +9,14 @@
 import { createHash, randomBytes } from "node:crypto";
 import { posix } from "node:path";
 import type { ClientChannel } from "ssh2";
+import type { ExecChannel } from "./connection.ts";
 import type { LogLevel } from "./logger.ts";
 import type { SshConnection } from "./connection.ts";
 import type { SshCredentials } from "./credentials.ts";
 import { RemoteCommandError, SshError } from "./errors.ts";
 import type { Redactor } from "./redact.ts";
 import { CHECKSUM_MISMATCH_STATUS, FINISH_UPLOAD, MISSING_FILE_STATUS, PREPARE_UPLOAD, READ_FILE, TARGET_IS_DIRECTORY_STATUS, WRITE_FILE } from "./remote-scripts.ts";
-import { sftpWriteNewFile, type SftpWriteOptions, type UploadSource } from "./sftp-write.ts";
+import { sftpCall, sftpWriteNewFile, type SftpWriteOptions, type UploadSource } from "./sftp-write.ts";
 import { checkArgv, shellCommand } from "./shell-quote.ts";
 import { checkMode, checkOwner, checkRemotePath, type SshTarget } from "./targets.ts";
 
@@ -156,10 +157,10 @@ export class SshHost implements RemoteHost {
     const allowed = options.allowExitCodes ?? [0];
     if (!allowed.includes(result.exitCode)) {
       const stderrTail = lastLines(result.stderr, 5);
-      const message = this.#context.redactor.redact(
-        `\`${describeArgv(argv)}\` exited with status ${result.exitCode}${stderrTail === "" ? "" : `: ${stderrTail}`}`,
-      );
-      throw new RemoteCommandError(this.address, message, result);
+      const { redactor } = this.#context;
+      const message = redactor.redact(`\`${describeArgv(argv)}\` exited with status ${result.exitCode}${stderrTail === "" ? "" : `: ${stderrTail}`}`);
+      // An error gets logged and printed: its copy of the output is redacted too.
+      throw new RemoteCommandError(this.address, message, { exitCode: result.exitCode, stdout: redactor.redact(result.stdout), stderr: redactor.redact(result.stderr) });
     }
     return result;
   }
@@ -182,9 +183,8 @@ export class SshHost implements RemoteHost {
     this.#context.log("debug", this.address, this.#context.redactor.redact(`$ ${label}`));
 
     const connection = await this.#connected();
-    const channel = await connection.exec(shellCommand(final));
     const started = Date.now();
-    const outcome = await this.#collect(channel, execution, gate, timeoutMs);
+    const outcome = await this.#collect(await connection.exec(shellCommand(final)), execution, gate, timeoutMs);
     const elapsed = Date.now() - started;
 
     if (gate?.refused === true) {
@@ -204,7 +204,7 @@ export class SshHost implements RemoteHost {
   }
 
   #collect(
-    channel: ClientChannel,
+    { channel, closed, exitStatus }: ExecChannel,
     execution: Execution,
     gate: SudoPasswordGate | undefined,
     timeoutMs: number,
@@ -214,13 +214,13 @@ export class SshHost implements RemoteHost {
       const stdout: Buffer[] = [];
       const stderr: Buffer[] = [];
       let size = 0;
-      let exitCode: number | undefined;
       let clientTimedOut = false;
       let failure: Error | undefined;
       const lines = { stdout: new LineSplitter(), stderr: new LineSplitter() };
+      const redactLine = { stdout: redactor.lineRedactor(), stderr: redactor.lineRedactor() };
       const emit = (stream: "stdout" | "stderr", chunk: Buffer | undefined) => {
         if (execution.onOutputLine === undefined) return;
-        for (const line of chunk === undefined ? lines[stream].end() : lines[stream].push(chunk)) execution.onOutputLine(redactor.redact(line), stream);
+        for (const line of chunk === undefined ? lines[stream].end() : lines[stream].push(chunk)) execution.onOutputLine(redactLine[stream](line), stream);
       };
       const take = (sink: Buffer[], chunk: Buffer, stream: "stdout" | "stderr") => {
         size += chunk.length;
@@ -247,13 +247,15 @@ export class SshHost implements RemoteHost {
         const passed = gate === undefined ? chunk : gate.filterStderr(chunk, channel, execution.stdin);
         if (passed.length > 0) take(stderr, passed, "stderr");
       });
-      channel.on("exit", (code: number | null, signal?: string) => {
-        exitCode = code ?? 128 + signalNumber(signal);
-      });
       channel.on("error", (error: Error) => {
         failure ??= error;
       });
-      channel.on("close", () => {
+      // ssh2 closes the channel after stdout ended; stderr ends on its own schedule.
+      const stderrEnded = new Promise<void>((resolveEnded) => {
+        if (channel.stderr.readableEnded) resolveEnded();
+        channel.stderr.once("end", resolveEnded).once("close", resolveEnded);
+      });
+      void Promise.all([closed, stderrEnded]).then(() => {
         clearTimeout(deadline);
         const unanswered = gate?.leftover();
         if (unanswered !== undefined && unanswered.length > 0) stderr.push(unanswered);
@@ -261,6 +263,8 @@ export class SshHost implements RemoteHost {
         emit("stderr", undefined);
         if (failure !== undefined && !(failure instanceof SshError)) failure = new SshError(this.address, "disconnected", failure.message, { cause: failure });
         if (failure !== undefined) return reject(failure);
+        const exit = exitStatus();
+        const exitCode = exit === undefined ? undefined : (exit.code ?? 128 + signalNumber(exit.signal));
         resolve({ exitCode, stdout: Buffer.concat(stdout), stderr: Buffer.concat(stderr).toString("utf8"), clientTimedOut });
       });
 
@@ -341,13 +345,8 @@ export class SshHost implements RemoteHost {
     try {
       await sftpWriteNewFile(sftp, temporary, source, { ...this.#context.sftpWrite, ...(options.onProgress === undefined ? {} : { onProgress: options.onProgress }) });
     } catch (error) {
-      await new Promise<void>((resolve) => {
-        try {
-          sftp.unlink(temporary, () => resolve());
-        } catch {
-          resolve(); // the connection is gone; the next upload to this target removes the temporary
-        }
-      });
+      // If the connection is gone this fails too; the next upload to this target removes the temporary.
+      await sftpCall(sftp, (done) => sftp.unlink(temporary, done)).catch(() => undefined);
       throw new SshError(this.address, "transfer", `${what} failed: ${(error as Error).message}`, { cause: error });
     } finally {
       sftp.end();
@@ -362,11 +361,12 @@ export class SshHost implements RemoteHost {
       const connection = await this.#connected();
       const sftp = await connection.sftp();
       try {
-        return await new Promise<string>((resolve, reject) => sftp.realpath(".", (error, path) => (error ? reject(error) : resolve(path))));
+        return await sftpCall<string>(sftp, (done) => sftp.realpath(".", done));
       } finally {
         sftp.end();
       }
     })();
+    this.#home.catch(() => (this.#home = undefined));
     return this.#home;
   }
 

@@ -7,6 +7,7 @@ export class SessionSlots {
   #limit: number;
   #inUse = 0;
   readonly #waiting: (() => void)[] = [];
+  readonly #releaseWatchers = new Set<() => void>();
 
   constructor(limit: number) {
     if (!Number.isInteger(limit) || limit < 1) throw new RangeError(`session limit must be a positive integer, got ${limit}`);
@@ -30,12 +31,27 @@ export class SessionSlots {
   }
 
   release(): void {
+    for (const watcher of this.#releaseWatchers) watcher();
+    this.#releaseWatchers.clear();
     const next = this.#inUse <= this.#limit ? this.#waiting.shift() : undefined;
     if (next !== undefined) {
       next(); // the slot passes straight to the next in line
       return;
     }
     this.#inUse--;
+  }
+
+  /** Resolves at the next release, or after `timeoutMs`, whichever comes first. */
+  nextRelease(timeoutMs: number): Promise<void> {
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        this.#releaseWatchers.delete(done);
+        resolve();
+      };
+      const timer = setTimeout(done, timeoutMs);
+      this.#releaseWatchers.add(done);
+    });
   }
 
   /** The server refused a session while `inUse` others were open: that is its real limit. */

@@ -31,14 +31,56 @@ export async function sha256OfFile(path: string): Promise<string> {
   return hash.digest("hex");
 }
 
-function callback<T = void>(run: (done: (error: Error | undefined, value: T) => void) => void): Promise<T> {
-  return new Promise((resolve, reject) => run((error, value) => (error === undefined || error === null ? resolve(value) : reject(error))));
+interface SessionState {
+  dead: boolean;
+  readonly pending: Set<(error: Error) => void>;
+}
+
+const sessions = new WeakMap<SFTPWrapper, SessionState>();
+
+/** One watcher per SFTP session: when it ends, every request still waiting fails at once. */
+function stateOf(sftp: SFTPWrapper): SessionState {
+  let state = sessions.get(sftp);
+  if (state === undefined) {
+    const created: SessionState = { dead: false, pending: new Set() };
+    const die = () => {
+      created.dead = true;
+      for (const fail of created.pending) fail(new Error("the SFTP session closed (connection lost?)"));
+      created.pending.clear();
+    };
+    sftp.once("end", die).once("close", die);
+    sessions.set(sftp, created);
+    state = created;
+  }
+  return state;
+}
+
+/**
+ * One SFTP request as a promise that also settles when the session dies: ssh2 never calls back
+ * requests made after the connection dropped, and a transfer must not hang on them.
+ */
+export function sftpCall<T = void>(sftp: SFTPWrapper, run: (done: (error: Error | undefined, value: T) => void) => void): Promise<T> {
+  const state = stateOf(sftp);
+  return new Promise((resolve, reject) => {
+    if (state.dead) return reject(new Error("the SFTP session closed (connection lost?)"));
+    state.pending.add(reject);
+    try {
+      run((error, value) => {
+        state.pending.delete(reject);
+        if (error === undefined || error === null) resolve(value);
+        else reject(error);
+      });
+    } catch (error) {
+      state.pending.delete(reject);
+      reject(error as Error); // ssh2 throws synchronously once the channel is gone
+    }
+  });
 }
 
 /** Creates `remotePath` (it must not exist; mode 0600 until the caller sets the final one) and fills it. */
 export async function sftpWriteNewFile(sftp: SFTPWrapper, remotePath: string, source: UploadSource, options: SftpWriteOptions): Promise<void> {
   const total = await sourceSize(source);
-  const handle = await callback<Buffer>((done) => sftp.open(remotePath, "wx", { mode: 0o600 }, done));
+  const handle = await sftpCall<Buffer>(sftp, (done) => sftp.open(remotePath, "wx", { mode: 0o600 }, done));
   const local = source.kind === "file" ? await open(source.path, "r") : undefined;
   try {
     await pipelinedWrite(total, options, async (position, length) => {
@@ -47,10 +89,10 @@ export async function sftpWriteNewFile(sftp: SFTPWrapper, remotePath: string, so
       const { bytesRead } = await (local as NonNullable<typeof local>).read(buffer, 0, length, position);
       if (bytesRead !== length) throw new Error(`${source.path} changed size while it was being uploaded`);
       return buffer;
-    }, (chunk, position) => callback((done) => sftp.write(handle, chunk, 0, chunk.length, position, done)));
+    }, (chunk, position) => sftpCall(sftp, (done) => sftp.write(handle, chunk, 0, chunk.length, position, done)));
   } finally {
     await local?.close();
-    await callback((done) => sftp.close(handle, done)).catch(() => undefined);
+    await sftpCall(sftp, (done) => sftp.close(handle, done)).catch(() => undefined);
   }
 }
 

@@ -17,7 +17,8 @@ mount -t proc proc /proc
 
 while read -r _ _ _ _ mountpoint options _; do
   mountpoint=$(printf '%b' "$mountpoint")
-  case "$mountpoint" in /proc | /proc/* | /dev | /dev/*) continue ;; esac
+  # /run/netns/*: namespace handles of every test on the machine; /run is replaced below anyway.
+  case "$mountpoint" in /proc | /proc/* | /dev | /dev/* | /run/netns/*) continue ;; esac
   # remount,bind changes this mount's flags here only; without bind it would remount the
   # filesystem itself, for the whole machine. Mounts hidden under others fail: skip them.
   mount -o "remount,bind,$options,ro" "$mountpoint" 2>/dev/null || :

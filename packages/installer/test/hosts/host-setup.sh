@@ -6,7 +6,9 @@ set -eu
 cd /run/seal-test-host
 rm -f /etc/ssh/ssh_host_*
 while read -r type; do
-  ssh-keygen -q -t "$type" -N '' -C "root@$(hostname)" -f "/etc/ssh/ssh_host_${type}_key"
+  # 2048-bit RSA: as good for a test and several times faster to make than the 3072 default.
+  if [ "$type" = rsa ]; then set -- -b 2048; else set --; fi
+  ssh-keygen -q -t "$type" "$@" -N '' -C "root@$(hostname)" -f "/etc/ssh/ssh_host_${type}_key"
 done <key-types
 while read -r user; do
   useradd --create-home --shell /bin/sh "$user"

@@ -267,7 +267,8 @@ export class TestHost {
     const types = this.#hostKeys.map((key) => key.type.replace(/^ssh-/, "").replace(/^ecdsa-sha2-nistp256$/, "ecdsa") as HostKeyType);
     await this.stopSshd();
     for (const type of types) {
-      await this.execOk(["sh", "-c", 'rm -f "$1" "$1.pub" && ssh-keygen -q -t "$2" -N "" -f "$1"', "sh", `/etc/ssh/ssh_host_${type}_key`, type]);
+      const bits = type === "rsa" ? ["-b", "2048"] : [];
+      await this.execOk(["sh", "-c", 'key=$1; shift; rm -f "$key" "$key.pub" && ssh-keygen -q -N "" -f "$key" "$@"', "sh", `/etc/ssh/ssh_host_${type}_key`, "-t", type, ...bits]);
     }
     await this.#readHostKeys(types);
     await this.startSshd();
