@@ -287,6 +287,10 @@ export class TestHost {
       livePids.delete(pid);
     }
     if (live.unshare.exitCode === null && live.unshare.signalCode === null) await new Promise((resolve) => live.unshare.once("exit", resolve));
+    // PID 1 of the host is reparented and reaped by the machine's init: wait until it is gone,
+    // and with it (the kernel kills a PID namespace with its init) every process of the host.
+    for (let attempt = 0; attempt < 250 && existsSync(`/proc/${live.initPid}`); attempt++) await sleep(20);
+    if (existsSync(`/proc/${live.initPid}`)) throw new Error(`test host ${this.address}: PID 1 (${live.initPid}) did not exit`);
   }
 }
 
