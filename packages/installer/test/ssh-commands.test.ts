@@ -11,7 +11,7 @@ import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { isSshError, RemoteCommandError } from "../src/ssh/errors.ts";
 import { REDACTED } from "../src/ssh/redact.ts";
-import { createTestHosts, type TestHost, type TestHosts } from "./hosts/test-hosts.ts";
+import { createTestHosts, type TestHosts } from "./hosts/test-hosts.ts";
 import { nastyArgv } from "./helpers/nasty-strings.ts";
 import { SeededRandom } from "./helpers/seeded-random.ts";
 import { generateKeyPair, testPool, type CapturedPool, type KeyPair } from "./helpers/ssh-pool.ts";
@@ -23,12 +23,6 @@ let dir: string;
 let hosts: TestHosts;
 let key: KeyPair;
 let root: CapturedPool;
-
-function hostAt(index: number): TestHost {
-  const host = hosts.hosts[index];
-  if (host === undefined) throw new Error(`no host ${index}`);
-  return host;
-}
 
 before(async () => {
   dir = await mkdtemp(join(tmpdir(), "seal-ssh-commands-"));
@@ -48,7 +42,7 @@ describe("commands", () => {
     it(`argv arrives byte for byte through ${who}'s login shell`, async () => {
       const session = credentials === undefined ? root : await testPool(hosts, { user: credentials, privateKeyPath: key.path });
       try {
-        const remote = session.pool.host(hostAt(0).address);
+        const remote = session.pool.host(hosts.at(0).address);
         const random = new SeededRandom(BASE_SEED);
         for (let index = 0; index < 40; index++) {
           const argv = nastyArgv(random);
@@ -63,12 +57,12 @@ describe("commands", () => {
   }
 
   it("returns exit status, stdout and stderr; a status not allowed is an error naming the command", async () => {
-    const remote = root.pool.host(hostAt(0).address);
+    const remote = root.pool.host(hosts.at(0).address);
     const script = "echo out; echo err >&2; exit 3";
     assert.deepEqual(await remote.run(["sh", "-c", script], { allowExitCodes: [0, 3] }), { exitCode: 3, stdout: "out\n", stderr: "err\n" });
     await assert.rejects(remote.run(["sh", "-c", script]), (error: unknown) => {
       assert.ok(error instanceof RemoteCommandError);
-      assert.equal(error.message, `${hostAt(0).address}: \`sh -c 'echo out; echo err >&2; exit 3'\` exited with status 3: err`);
+      assert.equal(error.message, `${hosts.at(0).address}: \`sh -c 'echo out; echo err >&2; exit 3'\` exited with status 3: err`);
       assert.equal(error.exitCode, 3);
       return true;
     });
@@ -76,9 +70,9 @@ describe("commands", () => {
   });
 
   it("uses one connection for every command", async () => {
-    const remote = root.pool.host(hostAt(0).address);
+    const remote = root.pool.host(hosts.at(0).address);
     await Promise.all(Array.from({ length: 20 }, (_, index) => remote.run(["echo", String(index)])));
-    const log = await hostAt(0).sshdLog();
+    const log = await hosts.at(0).sshdLog();
     assert.equal(log.match(/Accepted password for root/g)?.length, 1, log);
   });
 
@@ -87,14 +81,14 @@ describe("commands", () => {
       const session = user === undefined ? root : await testPool(hosts, { user, privateKeyPath: key.path });
       try {
         const marker = user === undefined ? "987654" : "987644";
-        const started = session.pool.host(hostAt(0).address).run(["sh", "-c", `sleep ${marker}1 & sleep ${marker}2`], { timeoutMs: 1500 });
+        const started = session.pool.host(hosts.at(0).address).run(["sh", "-c", `sleep ${marker}1 & sleep ${marker}2`], { timeoutMs: 1500 });
         await assert.rejects(started, (error: unknown) => {
           assert.ok(isSshError(error, "command-timeout"), String(error));
           assert.match(error.message, /did not finish within 1\.5 s and was killed on the host/);
           return true;
         });
-        let left = await hostAt(0).processes();
-        for (let attempt = 0; attempt < 100 && left.some((line) => line.includes(marker)); attempt++) left = await hostAt(0).processes();
+        let left = await hosts.at(0).processes();
+        for (let attempt = 0; attempt < 100 && left.some((line) => line.includes(marker)); attempt++) left = await hosts.at(0).processes();
         assert.deepEqual(left.filter((line) => line.includes(marker)), []);
       } finally {
         if (session !== root) await session.close();
@@ -107,7 +101,7 @@ describe("sessions per host", () => {
   const slotCommand = ["sh", "-c", 'd=/tmp/slots; mkdir -p $d; touch $d/$$; sleep 0.5; n=$(ls $d | wc -l); rm $d/$$; echo $n'];
 
   it("30 concurrent commands queue within MaxSessions (10) instead of failing", async () => {
-    const remote = root.pool.host(hostAt(0).address);
+    const remote = root.pool.host(hosts.at(0).address);
     const results = await Promise.all(Array.from({ length: 30 }, () => remote.run(slotCommand)));
     const concurrent = results.map((result) => Number(result.stdout));
     assert.equal(concurrent.length, 30);
@@ -116,7 +110,7 @@ describe("sessions per host", () => {
   });
 
   it("a server allowing fewer sessions than assumed: the pool learns its limit and all 30 still run", async () => {
-    const host = hostAt(0);
+    const host = hosts.at(0);
     await host.execOk(["sh", "-c", "sed -i '2i MaxSessions 3' /etc/ssh/sshd_config"]);
     await host.stopSshd();
     await host.startSshd();
@@ -143,7 +137,7 @@ describe("secrets", () => {
       const lines: string[] = [];
       const script = 'echo "pw=$1 token=$2"; printf "%s\\n" "$3"; echo "also $4" >&2; exit 7';
       await assert.rejects(
-        session.pool.host(hostAt(0).address).run(["sh", "-c", script, "sh", PASSWORD, token, pem, "extra-secret-value"], { onOutputLine: (line) => lines.push(line) }),
+        session.pool.host(hosts.at(0).address).run(["sh", "-c", script, "sh", PASSWORD, token, pem, "extra-secret-value"], { onOutputLine: (line) => lines.push(line) }),
         (error: unknown) => {
           assert.ok(error instanceof RemoteCommandError);
           for (const text of [error.message, error.stdout, error.stderr, String(error.stack)]) {

@@ -12,19 +12,13 @@ import { after, before, describe, it } from "node:test";
 import { InputError } from "../src/errors.ts";
 import { isSshError } from "../src/ssh/errors.ts";
 import { parseHostKeyPin } from "../src/ssh/host-key-store.ts";
-import { createTestHosts, type TestHost, type TestHosts } from "./hosts/test-hosts.ts";
+import { createTestHosts, type TestHosts } from "./hosts/test-hosts.ts";
 import { generateKeyPair, testPool, type KeyPair } from "./helpers/ssh-pool.ts";
 import { requireTool, run, runOk } from "./helpers/tools.ts";
 
 let dir: string;
 let hosts: TestHosts;
 let clientKey: KeyPair;
-
-function hostAt(index: number): TestHost {
-  const host = hosts.hosts[index];
-  if (host === undefined) throw new Error(`no host ${index}`);
-  return host;
-}
 
 before(async () => {
   dir = await mkdtemp(join(tmpdir(), "seal-ssh-hostkeys-"));
@@ -48,7 +42,7 @@ function openSsh(knownHosts: string, address: string) {
 
 describe("host keys", () => {
   it("records a first contact, says so with the fingerprint, and OpenSSH's ssh accepts the file", async () => {
-    const host = hostAt(0);
+    const host = hosts.at(0);
     const session = await testPool(hosts, { privateKeyPath: clientKey.path });
     try {
       const results = await session.pool.connect([host.address]);
@@ -60,7 +54,7 @@ describe("host keys", () => {
       const ssh = await openSsh(session.knownHostsPath, host.address);
       assert.equal(ssh.code, 0, ssh.stderr);
       // ...and refuses a host that is not in it: the file is the only source of trust.
-      const other = await openSsh(session.knownHostsPath, hostAt(1).address);
+      const other = await openSsh(session.knownHostsPath, hosts.at(1).address);
       assert.notEqual(other.code, 0);
       assert.match(other.stderr, /Host key verification failed/);
     } finally {
@@ -69,7 +63,7 @@ describe("host keys", () => {
   });
 
   it("reads a hashed file and asks the server for the key type it knows", async () => {
-    const host = hostAt(1);
+    const host = hosts.at(1);
     const session = await testPool(hosts, { privateKeyPath: clientKey.path });
     try {
       const rsa = host.hostKeys.find((key) => key.type === "ssh-rsa");
@@ -86,9 +80,9 @@ describe("host keys", () => {
   });
 
   it("with --accept-host-key: records the pinned key, refuses any other without writing", async () => {
-    const host = hostAt(2);
+    const host = hosts.at(2);
     const right = host.hostKeys.find((key) => key.type === "ssh-ed25519")?.fingerprint ?? "";
-    const wrong = hostAt(3).hostKeys[0]?.fingerprint ?? "";
+    const wrong = hosts.at(3).hostKeys[0]?.fingerprint ?? "";
     const refused = await testPool(hosts, { privateKeyPath: clientKey.path }, { hostKeys: { knownHostsPath: join(dir, "pinned"), pins: [parseHostKeyPin(`${host.address}=${wrong}`)] } });
     try {
       await assert.rejects(refused.pool.host(host.address).connect(), (error: unknown) => isSshError(error, "host-key-unknown") && error.message.includes(right) && error.message.includes(wrong));
@@ -107,7 +101,7 @@ describe("host keys", () => {
   });
 
   it("refuses a changed key with the fix in the message; the insecure option connects but records nothing", async () => {
-    const host = hostAt(3);
+    const host = hosts.at(3);
     const knownHostsPath = join(dir, "changed");
     const first = await testPool(hosts, { privateKeyPath: clientKey.path }, { hostKeys: { knownHostsPath } });
     await first.pool.host(host.address).connect();
@@ -153,7 +147,7 @@ describe("connection failures", () => {
   });
 
   it("a refused connection is retried with backoff, then named; a sshd that starts meanwhile is reached", async () => {
-    const host = hostAt(0);
+    const host = hosts.at(0);
     await host.stopSshd();
     const session = await testPool(hosts, { privateKeyPath: clientKey.path }, { retry: { attempts: 3, initialDelayMs: 50, maxDelayMs: 100 } });
     try {
@@ -183,7 +177,7 @@ describe("connection failures", () => {
       },
     });
     try {
-      await assert.rejects(session.pool.connect([hostAt(0).address, "$(reboot)"]), (error: unknown) => error instanceof InputError && error.message === 'invalid SSH host "$(reboot)": not an IP address or a DNS name');
+      await assert.rejects(session.pool.connect([hosts.at(0).address, "$(reboot)"]), (error: unknown) => error instanceof InputError && error.message === 'invalid SSH host "$(reboot)": not an IP address or a DNS name');
       assert.throws(() => session.pool.host("10.0.0.1;reboot"), InputError);
       assert.equal(sockets, 0);
     } finally {

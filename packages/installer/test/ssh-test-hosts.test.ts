@@ -9,7 +9,7 @@ import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { createTestHosts, type TestHost, type TestHosts } from "./hosts/test-hosts.ts";
+import { createTestHosts, type TestHosts } from "./hosts/test-hosts.ts";
 import { generateKeyPair, testPool } from "./helpers/ssh-pool.ts";
 
 let dir: string;
@@ -22,12 +22,6 @@ function readFileSafe(path: string): string {
   } catch {
     return ""; // the process ended meanwhile
   }
-}
-
-function hostAt(index: number): TestHost {
-  const host = hosts.hosts[index];
-  if (host === undefined) throw new Error(`no host ${index}`);
-  return host;
 }
 
 before(async () => {
@@ -63,11 +57,11 @@ describe("test hosts", () => {
 
   it("writes to /etc, /var/lib and /usr/local/bin stay on the host; the machine's files are read-only inside", async () => {
     const machineHosts = await readFile("/etc/hosts");
-    const host = hostAt(0);
+    const host = hosts.at(0);
     await host.execOk(["sh", "-c", "echo '10.9.9.9 written-by-test' >> /etc/hosts && mkdir -p /etc/kubernetes /var/lib/seal-test && touch /etc/kubernetes/x /var/lib/seal-test/y /usr/local/bin/z"]);
     assert.deepEqual(await readFile("/etc/hosts"), machineHosts);
     assert.ok(!existsSync("/var/lib/seal-test") && !existsSync("/usr/local/bin/z"));
-    assert.doesNotMatch((await hostAt(1).readFile("/etc/hosts")).toString(), /written-by-test/, "and not on the other host");
+    assert.doesNotMatch((await hosts.at(1).readFile("/etc/hosts")).toString(), /written-by-test/, "and not on the other host");
     for (const path of ["/usr/bin/seal-test", "/opt/seal-test", "/srv/seal-test"]) {
       const result = await host.exec(["touch", path]);
       assert.notEqual(result.code, 0);
@@ -76,7 +70,7 @@ describe("test hosts", () => {
   });
 
   it("kernel-wide sysctls are read-only; the namespace's own net.* are writable", async () => {
-    const host = hostAt(0);
+    const host = hosts.at(0);
     assert.match((await host.exec(["sysctl", "-w", "kernel.domainname=seal-test"])).stderr, /Read-only file system|permission denied/i);
     await host.execOk(["sysctl", "-w", "net.ipv4.ip_forward=1"]);
     assert.equal((await host.execOk(["sysctl", "-n", "net.ipv4.ip_forward"])).trim(), "1");
@@ -86,7 +80,7 @@ describe("test hosts", () => {
     for (const credentials of [{ password: "seal-test-root" }, { user: "alice", privateKeyPath: keyPath }]) {
       const session = await testPool(hosts, credentials);
       try {
-        const remote = session.pool.host(hostAt(1).address);
+        const remote = session.pool.host(hosts.at(1).address);
         assert.equal((await remote.run(["kubeadm", "version"])).stdout, "fake kubeadm version\n");
         assert.equal((await remote.run(["sh", "-c", "command -v kubeadm"])).stdout, "/usr/local/bin/kubeadm\n");
       } finally {
@@ -96,16 +90,16 @@ describe("test hosts", () => {
   });
 
   it("a host sees only its own processes, and its sshd answers only at its address", async () => {
-    const processes = await hostAt(0).processes();
+    const processes = await hosts.at(0).processes();
     assert.equal(processes.filter((line) => line.startsWith("sshd:")).length, 1);
     assert.ok(processes.every((line) => !line.includes("worker-1")));
-    const config = (await hostAt(0).readFile("/etc/ssh/sshd_config")).toString();
-    assert.match(config, new RegExp(`^ListenAddress ${hostAt(0).address.replaceAll(".", "\\.")}$`, "m"));
+    const config = (await hosts.at(0).readFile("/etc/ssh/sshd_config")).toString();
+    assert.match(config, new RegExp(`^ListenAddress ${hosts.at(0).address.replaceAll(".", "\\.")}$`, "m"));
   });
 
   it("teardown kills every process and removes every namespace", async () => {
     const extra = await createTestHosts({ count: 1, subnet: "10.89.0" });
-    const host = extra.hosts[0] as TestHost;
+    const host = extra.at(0);
     const marker = String(1_000_000 + process.pid);
     await host.execOk(["sh", "-c", `setsid sleep ${marker} >/dev/null 2>&1 < /dev/null &`]);
     const running = () => readdirSync("/proc").filter((entry) => /^\d+$/.test(entry) && readFileSafe(`/proc/${entry}/cmdline`).includes(`sleep\0${marker}`));

@@ -353,6 +353,13 @@ export class TestHosts implements AsyncDisposable {
     return `${this.#subnet}.250`;
   }
 
+  /** The index-th host (0-based); throws if there is none. */
+  at(index: number): TestHost {
+    const host = this.hosts[index];
+    if (host === undefined) throw new Error(`no test host number ${index}`);
+    return host;
+  }
+
   host(address: string): TestHost {
     const host = this.hosts.find((candidate) => candidate.address === address);
     if (host === undefined) throw new Error(`no test host ${address}`);
