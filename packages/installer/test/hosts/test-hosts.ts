@@ -155,7 +155,9 @@ export class TestHost {
   exec(argv: readonly string[], options: { input?: string } = {}): Promise<RunResult> {
     const nsenter = requireTool("nsenter");
     const env = requireTool("env");
-    return run(nsenter, ["-t", String(this.initPid), "-m", "-u", "-p", "-n", "--wd=/", env, "-i", `PATH=${HOST_PATH}`, "HOME=/root", "LANG=C.UTF-8", ...argv], options);
+    // --root: the host's root directory, not its mount namespace's root; they differ inside the
+    // kernel-suite VM, which chroots into the machine's files without pivot_root.
+    return run(nsenter, ["-t", String(this.initPid), "-m", "-u", "-p", "-n", "--root", "--wd=/", env, "-i", `PATH=${HOST_PATH}`, "HOME=/root", "LANG=C.UTF-8", ...argv], options);
   }
 
   async execOk(argv: readonly string[], options: { input?: string } = {}): Promise<string> {
