@@ -89,6 +89,20 @@ describe("upload", () => {
     assert.match(root.output(), /\/var\/lib\/seal\/bundle\/kube\.tar already has sha256 [0-9a-f]{64}; upload skipped/);
   });
 
+  it("a fresh pool (the local hash still being computed) skips a same file and replaces a different one", async () => {
+    await host.execOk(["sh", "-c", "mkdir -p /var/lib/seal/fresh && head -c 1000 /dev/zero > /var/lib/seal/fresh/other.tar"]);
+    await host.execOk(["cp", "/var/lib/seal/bundle/kube.tar", "/var/lib/seal/fresh/same.tar"]);
+    for (const [name, expected] of [["same.tar", { skipped: true }], ["other.tar", { skipped: false }]] as const) {
+      const session = await testPool(hosts, { password: PASSWORD });
+      try {
+        assert.deepEqual(await session.pool.host(host.address).upload(bigFile, `/var/lib/seal/fresh/${name}`, { mode: 0o604 }), expected);
+        assert.equal(await describeRemote(`/var/lib/seal/fresh/${name}`), `${bigSha} 604 root:root`);
+      } finally {
+        await session.close();
+      }
+    }
+  });
+
   it("an upload cut off half way leaves no target file; the next one finishes and clears the temporary", async () => {
     const target = "/var/lib/seal/cut/kube.tar";
     const session = await testPool(hosts, { password: PASSWORD });

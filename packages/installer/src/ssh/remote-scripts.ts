@@ -27,6 +27,8 @@ const CHECK_SUM = (file: string) => `actual=$(sha256sum < "${file}"); actual=\${
  * Args: target sha256 mode owner. Creates the parent directory, removes temporaries of cut-off
  * uploads to the target, and prints `same` (the file is already there: mode and owner applied)
  * or `upload PATH` (PATH: the target with symlinks resolved, where the temporary must go).
+ * With sha256 `-` (the caller's hash is not ready yet) an existing target is answered with
+ * `have SHA256 PATH`, for the caller to compare.
  */
 export const PREPARE_UPLOAD = `set -eu
 target=$1 sum=$2 mode=$3 owner=$4
@@ -37,6 +39,10 @@ for stale in "$dir/.$base.seal-tmp-"*; do
 done
 if [ -f "$target" ]; then
   ${CHECK_SUM("$target")}
+  if [ "$sum" = - ]; then
+    printf 'have %s %s\\n' "$actual" "$target"
+    exit 0
+  fi
   if [ "$actual" = "$sum" ]; then
     ${APPLY_MODE_AND_OWNER("$target")}
     echo same
