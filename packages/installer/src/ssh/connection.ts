@@ -104,8 +104,8 @@ export class SshConnection {
       });
     });
     // Errors after the handshake (a reset, a keepalive timeout) surface as 'close' on the
-    // connection and on every open channel; the listener only keeps them from being thrown.
-    client.on("error", () => undefined);
+    // connection and on every open channel; handshake() left a listener that keeps them from
+    // being thrown.
   }
 
   static async open(options: ConnectionOptions): Promise<SshConnection> {
@@ -239,8 +239,10 @@ function isSessionRefused(error: unknown): boolean {
 }
 
 async function connectOnce(options: ConnectionOptions): Promise<Client> {
+  // Read before connecting: between the connect and ssh2's listeners nothing may await I/O.
+  const knownTypes = await options.hostKeys.knownKeyTypes(options.target);
   const socket = await tcpConnect(options);
-  return handshake(socket, options);
+  return handshake(socket, knownTypes, options);
 }
 
 function tcpConnect(options: ConnectionOptions): Promise<Socket> {
@@ -259,15 +261,15 @@ function tcpConnect(options: ConnectionOptions): Promise<Socket> {
     socket.connect({ host: target.host, port: target.port }, () => {
       clearTimeout(timer);
       socket.removeAllListeners("error");
+      socket.on("error", () => undefined); // ssh2 adds its own; this one only keeps an early error from throwing
       socket.setNoDelay(true);
       resolve(socket);
     });
   });
 }
 
-async function handshake(socket: Socket, options: ConnectionOptions): Promise<Client> {
+function handshake(socket: Socket, knownTypes: readonly string[], options: ConnectionOptions): Promise<Client> {
   const { target, credentials } = options;
-  const knownTypes = await options.hostKeys.knownKeyTypes(target);
   const preferred = knownTypes.flatMap((type) => HOST_KEY_ALGORITHMS_BY_TYPE[type] ?? []);
   const serverHostKey = [...new Set([...preferred, ...DEFAULT_HOST_KEY_ALGORITHMS])];
   const auth = authPlan(credentials);
@@ -291,6 +293,8 @@ async function handshake(socket: Socket, options: ConnectionOptions): Promise<Cl
 
     client.once("ready", () => {
       client.removeAllListeners("error");
+      // Until SshConnection takes over: an 'error' without a listener would throw.
+      client.on("error", () => undefined);
       settle(undefined);
     });
     client.on("error", (error: Error & { level?: string; code?: string }) => {

