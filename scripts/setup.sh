@@ -23,6 +23,9 @@ DEBIAN_PACKAGES=(
   binutils binutils-aarch64-linux-gnu mmdebstrap buildah skopeo umoci qemu-user-static
   # The installer's fakes: kubeadm's preflight needs conntrack (before 1.32); kubectl talks to the stand-in API server.
   conntrack kubernetes-client
+  # The installer's SSH test hosts (sudo for non-root logins) and the fan-out benchmark's
+  # reference point (Ansible, bench/ssh-fanout.ts).
+  sudo ansible-core
 )
 
 log() { printf '\n=== setup: %s\n' "$*"; }

@@ -1,6 +1,6 @@
 /**
  * @lvscare/installer: render every node's artifacts offline (`seal render`) and edit /etc/hosts
- * through a managed block (`seal hosts`). The SSH layer applies the same plan and hosts edits.
+ * through a managed block (`seal hosts`); the SSH layer that applies them to hosts.
  */
 export { InputError } from "./errors.ts";
 export { buildClusterSpec, defaultHostname, type ClusterInput } from "./cluster/validate.ts";
@@ -27,3 +27,5 @@ export {
 } from "./hosts/hosts-file.ts";
 export { editHostsFile } from "./hosts/hosts-io.ts";
 export { main } from "./cli/main.ts";
+// The SSH layer (host pool, known hosts, logger, progress): see the README's "SSH layer".
+export * from "./ssh/index.ts";
