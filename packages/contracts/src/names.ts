@@ -37,3 +37,25 @@ export const LVSCARE_MANIFEST_PATH = `${STATIC_POD_DIR}/${LVSCARE_STATIC_POD_NAM
 
 /** Where the image puts the daemon; sealos's manifest runs this command. */
 export const LVSCARE_COMMAND = "/usr/bin/lvscare";
+
+/**
+ * The daemon's dataplanes (`lvscare care --dataplane`, env LVSCARE_DATAPLANE). IPVS stays the
+ * default and upstream's behaviour; `auto` picks IPVS when the kernel has it, nftables otherwise.
+ */
+export const DATAPLANES = ["ipvs", "nftables", "auto"] as const;
+export type DataplaneName = (typeof DATAPLANES)[number];
+export const DEFAULT_DATAPLANE: DataplaneName = "ipvs";
+
+/**
+ * kube-proxy's modes as `seal render`/`seal run --kube-proxy-mode` takes them. The default is
+ * kubeadm's (iptables), which leaves IPVS alone; kube-proxy in nftables mode flushes every IPVS
+ * service each time it starts, so with it the installer gives lvscare `--dataplane nftables`.
+ */
+export const KUBE_PROXY_MODES = ["iptables", "nftables", "ipvs"] as const;
+export type KubeProxyMode = (typeof KUBE_PROXY_MODES)[number];
+export const DEFAULT_KUBE_PROXY_MODE: KubeProxyMode = "iptables";
+
+/** The lvscare dataplane that keeps working beside kube-proxy in `mode`. */
+export function dataplaneForKubeProxyMode(mode: KubeProxyMode): DataplaneName {
+  return mode === "nftables" ? "nftables" : "ipvs";
+}
