@@ -13,7 +13,7 @@ import { renderLvscareStaticPod } from '@lvscare/lvscare/static-pod';
 import { run } from '../harness/command.ts';
 import { Cluster, waitFor, type VipClient } from './lib/cluster.ts';
 import { imageBundle, type ImageBundle } from './lib/image-bundle.ts';
-import { OciContainer, RUNTIMES, removeCgroupParent, requireRuntime, cgroupParent, type RuntimeName } from './lib/oci-runtime.ts';
+import { OciContainer, RUNTIMES, ensureCgroupMount, removeCgroupParent, requireRuntime, cgroupParent, type RuntimeName } from './lib/oci-runtime.ts';
 import { ociSpecForPod, parseStaticPod, type StaticPod } from './lib/pod-to-oci.ts';
 
 /** The least privilege, as documented in packages/lvscare/README.md ("Least privilege"). */
@@ -37,6 +37,7 @@ const clients: VipClient[] = [];
 before(async () => {
   bundle = imageBundle();
   for (const runtime of RUNTIMES) requireRuntime(runtime);
+  await ensureCgroupMount();
   cluster = await Cluster.create();
   // The kubelet gives a hostNetwork pod a copy of the node's /etc/hosts (lvscare.node.ip is in it).
   hostsCopy = path.join(cluster.workDir, 'pod-etc-hosts');

@@ -21,6 +21,16 @@ export function requireRuntime(runtime: RuntimeName): string {
   return probe.stdout.split('\n')[0] ?? runtime;
 }
 
+/**
+ * The kernel suite runs each file under `ip netns exec`, which mounts a fresh /sys in a mount
+ * namespace of its own and so loses /sys/fs/cgroup; the runtimes need it back. The mount stays in
+ * that private namespace.
+ */
+export async function ensureCgroupMount(): Promise<void> {
+  const mounted = readFileSync('/proc/self/mountinfo', 'utf8').split('\n').some((line) => / \/sys\/fs\/cgroup .* - cgroup2? /.test(line));
+  if (!mounted) await run(['mount', '-t', 'cgroup2', 'cgroup2', '/sys/fs/cgroup']);
+}
+
 /** The cgroup v2 parent every container of this process goes under (removed by `removeCgroupParent`). */
 export function cgroupParent(): string {
   return `/lvscare-test-${process.pid}`;
