@@ -21,6 +21,9 @@ DEBIAN_PACKAGES=(
   # and the image's root filesystem (mmdebstrap), the image (buildah, skopeo, umoci), the arm64
   # executables under emulation (qemu-user-static).
   binutils binutils-aarch64-linux-gnu mmdebstrap buildah skopeo umoci qemu-user-static
+  # The image run as kubelet runs the static pod (test/kernel/lvscare-container.kernel.ts): the OCI
+  # runtimes, used inside the VM from the host's root (crun needs the VM's pure cgroup v2).
+  runc crun
   # The installer's fakes: kubeadm's preflight needs conntrack (before 1.32).
   conntrack
   # The installer's SSH test hosts (sudo for non-root logins) and the fan-out benchmark's

@@ -8,6 +8,7 @@ import { after, test } from 'node:test';
 import { SKIP_ENV, planKernelSuite } from './harness/kernel-plan.ts';
 import { mirrorFileResult, startKernelSuite } from './harness/kernel-mirror.ts';
 import type { KernelSuiteRun } from './harness/kernel-mirror.ts';
+import { prepareImageBundle } from './kernel/lib/image-bundle.ts';
 
 const plan = planKernelSuite();
 
@@ -24,12 +25,18 @@ if (process.env[SKIP_ENV] === '1') {
     throw new Error(plan.reason);
   });
 } else {
-  let suiteRun: KernelSuiteRun | undefined;
+  let suiteStart: Promise<KernelSuiteRun> | undefined;
+  let removeImageBundle: () => void = () => undefined;
   const where = plan.kind === 'vm' ? `VM (Debian ${plan.kernel.release}, qemu TCG)` : 'host';
   // One top-level test per file, run in order; the first one starts the VM for all of them.
   for (const file of plan.files) {
     test(file, async (t) => {
-      suiteRun ??= startKernelSuite(plan);
+      // The container test's image is prepared on the host before the VM boots (it cannot build there).
+      suiteStart ??= prepareImageBundle(plan.files).then((cleanup) => {
+        removeImageBundle = cleanup;
+        return startKernelSuite(plan);
+      });
+      const suiteRun = await suiteStart;
       const result = await suiteRun.collector.result(file);
       if (suiteRun.bootMs !== undefined && file === plan.files[0]) {
         t.diagnostic(`VM ready ${(suiteRun.bootMs / 1000).toFixed(1)} s after qemu started`);
@@ -38,6 +45,7 @@ if (process.env[SKIP_ENV] === '1') {
     });
   }
   after(async () => {
-    await suiteRun?.done;
+    await (await suiteStart)?.done;
+    removeImageBundle();
   });
 }

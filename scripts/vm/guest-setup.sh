@@ -8,10 +8,12 @@ modules_dir=$1
 release=$(uname -r)
 list="$(dirname "$0")/kernel-modules.txt"
 
-# The host has no modules for this kernel; point the overlay's /lib/modules at the cached ones
-# so the host's own modprobe (kmod) resolves dependencies with the depmod'ed tree.
-mkdir -p /lib/modules
-ln -sfn "$modules_dir" "/lib/modules/$release"
+# The host has no modules for this kernel; mount the cached ones at /lib/modules/RELEASE so the
+# host's own modprobe (kmod) resolves dependencies with the depmod'ed tree. A bind mount, not a
+# symlink: a container given /lib/modules (the lvscare static pod's hostPath) must see the tree,
+# not a link to a path that exists only outside it.
+mkdir -p "/lib/modules/$release"
+mount --bind "$modules_dir" "/lib/modules/$release"
 
 modules=$(sed -e 's/#.*//' "$list")
 # One modprobe for all: under TCG every extra process costs about a tenth of a second.
