@@ -3,7 +3,7 @@
  * written), 1 anything else (an I/O failure, a bug).
  */
 import { Command, CommanderError, Option } from "commander";
-import { HOSTS_FILE } from "@lvscare/contracts/names";
+import { HOSTS_FILE, KUBE_PROXY_MODES } from "@lvscare/contracts/names";
 import { versionInfo } from "@lvscare/lvscare/build-info";
 import { DEFAULTS } from "../cluster/spec.ts";
 import { InputError } from "../errors.ts";
@@ -39,6 +39,7 @@ interface RenderFlags {
   allowEvenMasters?: boolean;
   criSocket: string;
   cgroupDriver: string;
+  kubeProxyMode: string;
   output: string;
   pkiDir?: string;
 }
@@ -55,6 +56,11 @@ function buildProgram(out: Output): Command {
     .option("--nodes <ips>", "worker addresses, comma separated", collectList)
     .option("--vip <ip>", "virtual address of the API servers on workers", DEFAULTS.vip)
     .option("--kubernetes-version <version>", "v1.22 and later; v1.31+ gets kubeadm v1beta4", DEFAULTS.kubernetesVersion)
+    .addOption(
+      new Option("--kube-proxy-mode <mode>", "kube-proxy mode; nftables (v1.31+) gives the workers' lvscare --dataplane nftables")
+        .choices(KUBE_PROXY_MODES)
+        .default(DEFAULTS.kubeProxyMode),
+    )
     .option("--pod-cidr <cidr>", "pod network", DEFAULTS.podCidr)
     .option("--service-cidr <cidr>", "service network", DEFAULTS.serviceCidr)
     .option("--dns-domain <domain>", "cluster DNS domain", DEFAULTS.dnsDomain)
