@@ -25,7 +25,7 @@ import { createTestHosts, type TestHost, type TestHosts } from "./hosts/test-hos
 import { clusterSpec, hostPath, renderToTemporaryDir, type RenderedDir } from "./helpers/fixtures.ts";
 import { readCertificate } from "./helpers/openssl.ts";
 import { testPool, type CapturedPool } from "./helpers/ssh-pool.ts";
-import { requireTool } from "./helpers/tools.ts";
+import { NODE, requireTool, run } from "./helpers/tools.ts";
 
 const MASTERS = ["10.88.0.10", "10.88.0.11"];
 const APISERVER_CRT = `${PKI_DIR}/apiserver.crt`;
@@ -170,5 +170,31 @@ describe("seal cert rollout on real sshd hosts with the fakes", { timeout: 400_0
     // The cluster still answers through the renewed admin.conf (FAKE kubeadm talks to the stand-in with it).
     const tokens = await host(0).exec(["kubeadm", "token", "list"]);
     assert.equal(tokens.code, 0, tokens.stderr);
+  });
+
+  it("the seal cert command: --dry-run changes nothing, then the rollout; host keys recorded in ~/.seal/<cluster>/known_hosts", async () => {
+    const home = join(scratch, "home");
+    mkdirSync(home);
+    const seal = (args: readonly string[]) => {
+      const [command, ...rest] = hosts.clientCommand([NODE, join(import.meta.dirname, "..", "bin", "seal.js"), "cert", ...args]);
+      return run(command ?? "", rest, { env: { ...process.env, HOME: home, SEAL_SSH_PASSWORD: "seal-test-root" } });
+    };
+    const common = ["--masters", MASTERS[0] ?? "", "--cluster", "certcli", "--pki-dir", hostPath(render.dir, MASTERS[0] ?? "", PKI_DIR), "--restart-wait", "1"];
+    const before = read(0, APISERVER_CRT);
+    const dry = await seal([...common, "--alt-names", "cli.example", "--dry-run"]);
+    assert.equal(dry.code, 0, dry.stderr);
+    assert.match(dry.stdout, /^would add cli\.example to the API server certificate on 1 masters, one at a time:\n  10\.88\.0\.10: write 1 files, restart kube-apiserver\n    \/etc\/kubernetes\/pki\/apiserver\.crt: adds cli\.example\n$/);
+    assert.equal(read(0, APISERVER_CRT), before, "--dry-run wrote nothing");
+    assert.match(readFileSync(join(home, ".seal", "certcli", "known_hosts"), "utf8"), /^10\.88\.0\.10 ssh-ed25519 /m);
+
+    const done = await seal([...common, "--alt-names", "cli.example"]);
+    assert.equal(done.code, 0, done.stderr);
+    assert.match(done.stdout, /done: 1 masters updated \(kube-apiserver restarted\)\n$/);
+    assert.doesNotMatch(done.stderr + done.stdout, /seal-test-root/, "the password is never printed");
+    assert.ok((await readCertificate(host(0).path(APISERVER_CRT))).dnsNames.includes("cli.example"));
+
+    const refused = await seal([...common, "--alt-names", "x.example", "--pki-dir", join(scratch, "no-such-pki")]);
+    assert.equal(refused.code, 2);
+    assert.match(refused.stderr, /^seal: error: .*no-such-pki: no ca\.crt\/ca\.key; give the cluster's PKI directory with --pki-dir\n$/);
   });
 });
