@@ -46,6 +46,26 @@ describe("seal render", () => {
     }
   });
 
+  it("renders the current default version with kube-proxy in iptables mode, and nftables on request", async () => {
+    const plain = join(scratch, "default-version");
+    const result = await seal(["render", "--masters", "192.168.0.2", "--nodes", "192.168.0.10", "-o", plain]);
+    assert.equal(result.code, 0, result.stderr);
+    assert.match(result.stdout, /\(Kubernetes v1\.37\.1, kubeadm\.k8s\.io\/v1beta4\)/);
+    const init = await readFile(join(plain, "hosts/192.168.0.2/var/lib/seal/default/kubeadm/init.yaml"), "utf8");
+    assert.match(init, /^mode: iptables$/m);
+    assert.doesNotMatch(init, /excludeCIDRs/);
+
+    const nft = join(scratch, "nftables");
+    const nftResult = await seal(["render", "--masters", "192.168.0.2", "--nodes", "192.168.0.10", "--kube-proxy-mode", "nftables", "-o", nft]);
+    assert.equal(nftResult.code, 0, nftResult.stderr);
+    assert.match(nftResult.stderr, /kube-proxy flushes every IPVS virtual server .* --dataplane nftables/);
+    assert.match(await readFile(join(nft, "hosts/192.168.0.2/var/lib/seal/default/kubeadm/init.yaml"), "utf8"), /^mode: nftables$/m);
+    const pod = await readFile(join(nft, "hosts/192.168.0.10/etc/kubernetes/manifests/kube-sealos-lvscare.yaml"), "utf8");
+    assert.match(pod, /- --dataplane\n\s+- nftables\n/);
+    const plan = JSON.parse(await readFile(join(nft, "plan.json"), "utf8")) as Plan;
+    assert.equal(plan.hosts.find((host) => host.role === "worker")?.virtualServer?.dataplane, "nftables");
+  });
+
   const refusals: [string, string[], RegExp][] = [
     ["an even number of masters", ["--masters", "10.0.0.1,10.0.0.2"], /--masters: 2 masters .*--allow-even-masters/],
     ["a VIP in the service network", ["--masters", "10.0.0.1", "--vip", "10.96.0.7"], /--vip 10\.96\.0\.7 lies inside --service-cidr/],
@@ -53,6 +73,8 @@ describe("seal render", () => {
     ["Kubernetes 1.21", ["--masters", "10.0.0.1", "--kubernetes-version", "v1.21.0"], /Kubernetes v1\.21\.0 is not supported/],
     ["an unknown key algorithm", ["--masters", "10.0.0.1", "--key-algorithm", "rsa-1024"], /--key-algorithm.*rsa-1024.*Allowed choices are rsa-2048, ecdsa-p256/],
     ["an unknown option", ["--masters", "10.0.0.1", "--bogus"], /unknown option '--bogus'/],
+    ["nftables kube-proxy before 1.31", ["--masters", "10.0.0.1", "--kube-proxy-mode", "nftables", "--kubernetes-version", "v1.30.6"], /--kube-proxy-mode nftables needs Kubernetes v1\.31 or later/],
+    ["an unknown kube-proxy mode", ["--masters", "10.0.0.1", "--kube-proxy-mode", "userspace"], /--kube-proxy-mode.*userspace.*Allowed choices are iptables, nftables, ipvs/],
     ["no masters", [], /required option '--masters <ips>' not specified/],
   ];
   for (const [label, args, message] of refusals) {

@@ -1,6 +1,7 @@
 /**
  * Golden files pin every rendered byte that is not key material, for one 3-master/2-worker
- * cluster on v1.30 (kubeadm v1beta3) and v1.31 (v1beta4). Regenerate after an intended change
+ * cluster on v1.30 (kubeadm v1beta3, kube-proxy iptables), v1.31 (v1beta4, ipvs) and v1.37
+ * (v1beta4, nftables). Regenerate after an intended change
  * with UPDATE_GOLDEN=1 and review the diff.
  */
 import assert from "node:assert/strict";
@@ -32,13 +33,15 @@ function matchesGolden(relativePath: string, actual: string): void {
   assert.equal(actual, expected, `${relativePath} differs from its golden file`);
 }
 
-for (const [version, apiVersion] of [
-  ["v1.30.6", "kubeadm.k8s.io/v1beta3"],
-  ["v1.31.2", "kubeadm.k8s.io/v1beta4"],
+// One kube-proxy mode per version, so each mode's KubeProxyConfiguration and lvscare pod are pinned.
+for (const [version, apiVersion, kubeProxyMode] of [
+  ["v1.30.6", "kubeadm.k8s.io/v1beta3", "iptables"],
+  ["v1.31.2", "kubeadm.k8s.io/v1beta4", "ipvs"],
+  ["v1.37.1", "kubeadm.k8s.io/v1beta4", "nftables"],
 ] as const) {
   const minor = version.split(".").slice(0, 2).join(".");
-  describe(`kubeadm configuration for ${version}`, () => {
-    const spec = clusterSpec({ kubernetesVersion: version });
+  describe(`kubeadm configuration for ${version}, kube-proxy ${kubeProxyMode}`, () => {
+    const spec = clusterSpec({ kubernetesVersion: version, kubeProxyMode });
     let render: RenderedDir;
     before(async () => {
       render = await renderToTemporaryDir(spec);

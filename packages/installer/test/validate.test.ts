@@ -26,8 +26,9 @@ describe("cluster validation", () => {
       ],
     );
     assert.equal(spec.name, "default");
-    assert.equal(spec.kubernetesVersion.text, "v1.31.2");
+    assert.equal(spec.kubernetesVersion.text, "v1.37.1");
     assert.equal(spec.kubeadmApiVersion, "kubeadm.k8s.io/v1beta4");
+    assert.equal(spec.kubeProxyMode, "iptables");
     assert.equal(spec.certValidityHours, 99 * 365 * 24);
     assert.equal(spec.keyAlgorithm, "rsa-2048");
   });
@@ -42,6 +43,19 @@ describe("cluster validation", () => {
     refuses({ kubernetesVersion: "v2.0.0" }, /not supported/);
     refuses({ kubernetesVersion: "latest" }, /is not a release version like v1\.31\.2/);
     refuses({ kubernetesVersion: "v1.31" }, /not a release version/);
+  });
+
+  it("takes the kube-proxy modes each version supports and refuses the others with the reason", () => {
+    const mode = (kubeProxyMode: string, kubernetesVersion: string) =>
+      buildClusterSpec(clusterInput({ kubeProxyMode, kubernetesVersion })).kubeProxyMode;
+    assert.equal(mode("iptables", "v1.22.0"), "iptables");
+    assert.equal(mode("ipvs", "v1.30.6"), "ipvs");
+    assert.equal(mode("ipvs", "v1.39.0"), "ipvs");
+    assert.equal(mode("nftables", "v1.31.0"), "nftables");
+    assert.equal(mode("nftables", "v1.37.1"), "nftables");
+    refuses({ kubeProxyMode: "nftables", kubernetesVersion: "v1.30.6" }, /--kube-proxy-mode nftables needs Kubernetes v1\.31 or later .*alpha and off by default in v1\.30\.6/);
+    refuses({ kubeProxyMode: "ipvs", kubernetesVersion: "v1.40.0" }, /--kube-proxy-mode ipvs: .*off by default from v1\.40/);
+    refuses({ kubeProxyMode: "userspace" }, /--kube-proxy-mode: "userspace" is not one of iptables, nftables, ipvs/);
   });
 
   it("refuses bad, duplicate and conflicting addresses", () => {

@@ -3,10 +3,12 @@
  * written), 1 anything else (an I/O failure, a bug).
  */
 import { Command, CommanderError, Option } from "commander";
-import { HOSTS_FILE } from "@lvscare/contracts/names";
+import { HOSTS_FILE, KUBE_PROXY_MODES } from "@lvscare/contracts/names";
 import { versionInfo } from "@lvscare/lvscare/build-info";
 import { DEFAULTS } from "../cluster/spec.ts";
 import { InputError } from "../errors.ts";
+import { LOG_FORMATS, type LogFormat } from "../ssh/index.ts";
+import { runCert } from "./cert-command.ts";
 import { runHostsRemove, runHostsSet } from "./hosts-command.ts";
 import { streamOutput, type Output } from "./output.ts";
 import { runRender } from "./render-command.ts";
@@ -39,8 +41,29 @@ interface RenderFlags {
   allowEvenMasters?: boolean;
   criSocket: string;
   cgroupDriver: string;
+  kubeProxyMode: string;
   output: string;
   pkiDir?: string;
+}
+
+interface CertFlags {
+  masters: string[];
+  altNames?: string[];
+  renew?: boolean;
+  newKeys?: boolean;
+  keyAlgorithm: string;
+  cluster: string;
+  pkiDir?: string;
+  user: string;
+  passwd?: string;
+  pk?: string;
+  pkPasswd?: string;
+  port: number;
+  acceptHostKey?: string[];
+  sshInsecure?: boolean;
+  dryRun?: boolean;
+  restartWait: number;
+  logFormat: LogFormat;
 }
 
 function buildProgram(out: Output): Command {
@@ -55,6 +78,11 @@ function buildProgram(out: Output): Command {
     .option("--nodes <ips>", "worker addresses, comma separated", collectList)
     .option("--vip <ip>", "virtual address of the API servers on workers", DEFAULTS.vip)
     .option("--kubernetes-version <version>", "v1.22 and later; v1.31+ gets kubeadm v1beta4", DEFAULTS.kubernetesVersion)
+    .addOption(
+      new Option("--kube-proxy-mode <mode>", "kube-proxy mode; nftables (v1.31+) gives the workers' lvscare --dataplane nftables")
+        .choices(KUBE_PROXY_MODES)
+        .default(DEFAULTS.kubeProxyMode),
+    )
     .option("--pod-cidr <cidr>", "pod network", DEFAULTS.podCidr)
     .option("--service-cidr <cidr>", "service network", DEFAULTS.serviceCidr)
     .option("--dns-domain <domain>", "cluster DNS domain", DEFAULTS.dnsDomain)
@@ -73,6 +101,34 @@ function buildProgram(out: Output): Command {
     .requiredOption("-o, --output <dir>", "new or empty directory to write into")
     .action(async (flags: RenderFlags) => {
       await runRender({ ...flags, nodes: flags.nodes ?? [] }, out);
+    });
+
+  program
+    .command("cert")
+    .description(
+      "add names to every API server certificate (--alt-names) or renew every leaf certificate keeping its lifetime (--renew), " +
+        "signed by the cluster's CAs; masters are updated and restarted one at a time",
+    )
+    .requiredOption("--masters <ips>", "master addresses, comma separated", collectList)
+    .option("--alt-names <names>", "DNS names or IPs to add to the API server certificates, comma separated", collectList)
+    .option("--renew", "renew every leaf certificate and kubeconfig on the masters for the lifetime it had (99 years stay 99 years)")
+    .option("--new-keys", "with --renew: a fresh key for every certificate (default: keep the keys)")
+    .addOption(new Option("--key-algorithm <algorithm>", "with --new-keys: key type").choices(["rsa-2048", "ecdsa-p256"]).default(DEFAULTS.keyAlgorithm))
+    .option("--cluster <name>", "cluster name (~/.seal/<name>/)", DEFAULTS.cluster)
+    .option("--pki-dir <dir>", "the cluster's CA directory (default ~/.seal/<cluster>/pki)")
+    .option("-u, --user <user>", "SSH user (not root: through sudo)", "root")
+    .option("-p, --passwd <password>", "SSH password (or SEAL_SSH_PASSWORD)")
+    .option("--pk <file>", "SSH private key file")
+    .option("--pk-passwd <passphrase>", "passphrase of --pk")
+    .option("--port <port>", "SSH port", (value: string) => Number(value), 22)
+    .option("--accept-host-key <pins>", "SHA256:... host key fingerprints to accept on first contact (HOST=SHA256:... for one host)", collectList)
+    .option("--ssh-insecure", "connect even when a host key differs from the known one (dangerous)")
+    .option("--dry-run", "read and sign, print what would change, write nothing")
+    .option("--restart-wait <seconds>", "how long the static pod manifests stay away while the kubelet stops the pods", (value: string) => Number(value), 20)
+    .addOption(new Option("--log-format <format>", "log lines on stderr").choices(LOG_FORMATS).default("plain"))
+    .action(async (flags: CertFlags) => {
+      const password = flags.passwd ?? process.env["SEAL_SSH_PASSWORD"];
+      await runCert({ ...flags, ...(password === undefined ? {} : { password }) }, out);
     });
 
   program

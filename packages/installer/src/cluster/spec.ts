@@ -1,7 +1,14 @@
 /** The validated description of a cluster: everything rendering needs, nothing left to parse. */
 import type { Cidr } from "../net/cidr.ts";
 import type { IpAddress } from "@lvscare/contracts/ip";
-import { API_SERVER_HOST_NAME, API_SERVER_PORT, DEFAULT_LVSCARE_IMAGE, DEFAULT_VIP } from "@lvscare/contracts/names";
+import {
+  API_SERVER_HOST_NAME,
+  API_SERVER_PORT,
+  DEFAULT_KUBE_PROXY_MODE,
+  DEFAULT_LVSCARE_IMAGE,
+  DEFAULT_VIP,
+  type KubeProxyMode,
+} from "@lvscare/contracts/names";
 import type { KubeadmApiVersion, KubernetesVersion } from "./version.ts";
 
 export type HostRole = "master" | "worker";
@@ -41,11 +48,16 @@ export interface ClusterSpec {
   readonly certValidityHours: number;
   readonly criSocket: string;
   readonly cgroupDriver: "systemd" | "cgroupfs";
+  /** kube-proxy's `mode`; also decides the lvscare dataplane (dataplaneForKubeProxyMode). */
+  readonly kubeProxyMode: KubeProxyMode;
 }
 
 export const DEFAULTS = {
   cluster: "default",
-  kubernetesVersion: "v1.31.2",
+  // The newest release at the time of writing (1.37.1, 2026-09-15; 1.38 is due in December):
+  // kubeadm v1beta4, nftables kube-proxy GA. Older versions down to 1.22 still render.
+  kubernetesVersion: "v1.37.1",
+  kubeProxyMode: DEFAULT_KUBE_PROXY_MODE,
   vip: DEFAULT_VIP,
   podCidr: "100.64.0.0/10",
   serviceCidr: "10.96.0.0/22",

@@ -8,7 +8,8 @@ import { bitsOf, formatIp, parseIp, sameIp, specialUseReason, type IpAddress } f
 import { parseValidity } from "./duration.ts";
 import { isDnsSubdomain, isSanDnsName } from "./names.ts";
 import { DEFAULTS, KEY_ALGORITHMS, type ClusterSpec, type HostSpec, type KeyAlgorithm } from "./spec.ts";
-import { kubeadmApiVersionFor, parseKubernetesVersion } from "./version.ts";
+import { KUBE_PROXY_MODES, type KubeProxyMode } from "@lvscare/contracts/names";
+import { FIRST_NFTABLES_PROXY_MINOR, IPVS_PROXY_OFF_MINOR, kubeadmApiVersionFor, parseKubernetesVersion } from "./version.ts";
 
 /** The user's input, as strings, before any check (what the CLI flags carry). */
 export interface ClusterInput {
@@ -29,6 +30,7 @@ export interface ClusterInput {
   allowEvenMasters?: boolean;
   criSocket?: string;
   cgroupDriver?: string;
+  kubeProxyMode?: string;
 }
 
 // kube-apiserver refuses service ranges with more host bits than this (a /12 for IPv4).
@@ -128,6 +130,23 @@ export function buildClusterSpec(input: ClusterInput): ClusterSpec {
     fail(`--cgroup-driver: "${cgroupDriver}" is not systemd or cgroupfs`);
   }
 
+  const kubeProxyMode = input.kubeProxyMode ?? DEFAULTS.kubeProxyMode;
+  if (!(KUBE_PROXY_MODES as readonly string[]).includes(kubeProxyMode)) {
+    fail(`--kube-proxy-mode: "${kubeProxyMode}" is not one of ${KUBE_PROXY_MODES.join(", ")}`);
+  }
+  if (kubeProxyMode === "nftables" && version.minor < FIRST_NFTABLES_PROXY_MINOR) {
+    fail(
+      `--kube-proxy-mode nftables needs Kubernetes v1.${FIRST_NFTABLES_PROXY_MINOR} or later ` +
+        `(beta from v1.31, GA from v1.33; alpha and off by default in ${version.text}); use iptables or a newer version`,
+    );
+  }
+  if (kubeProxyMode === "ipvs" && version.minor >= IPVS_PROXY_OFF_MINOR) {
+    fail(
+      `--kube-proxy-mode ipvs: kube-proxy's IPVS mode is off by default from v1.${IPVS_PROXY_OFF_MINOR} ` +
+        `(deprecated since v1.35, KEP-5495); use iptables (the default) or nftables`,
+    );
+  }
+
   const hosts: HostSpec[] = [
     ...masters.map((ip, index) => host(ip, "master", index === 0, hostnames)),
     ...workers.map((ip) => host(ip, "worker", false, hostnames)),
@@ -156,6 +175,7 @@ export function buildClusterSpec(input: ClusterInput): ClusterSpec {
     certValidityHours: validity,
     criSocket,
     cgroupDriver,
+    kubeProxyMode: kubeProxyMode as KubeProxyMode,
   };
 }
 

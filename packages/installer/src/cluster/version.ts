@@ -46,3 +46,10 @@ export function hasSuperAdmin(version: KubernetesVersion): boolean {
 export function kubeletConfigHasRuntimeEndpoint(version: KubernetesVersion): boolean {
   return version.minor >= 27;
 }
+
+/** kube-proxy's nftables mode is beta (on by default) from 1.31 and GA from 1.33; alpha before. */
+export const FIRST_NFTABLES_PROXY_MINOR = 31;
+export const NFTABLES_PROXY_GA_MINOR = 33;
+/** kube-proxy's IPVS mode is deprecated from 1.35 (KEP-5495) and off by default from 1.40. */
+export const IPVS_PROXY_DEPRECATED_MINOR = 35;
+export const IPVS_PROXY_OFF_MINOR = 40;

@@ -150,14 +150,16 @@ function clusterConfiguration(spec: ClusterSpec): v1beta3.ClusterConfiguration |
 }
 
 function kubeProxyConfiguration(spec: ClusterSpec): KubeProxyConfiguration {
-  return {
+  const config: KubeProxyConfiguration = {
     apiVersion: KUBE_PROXY_API_VERSION,
     kind: "KubeProxyConfiguration",
-    mode: "ipvs",
-    // kube-proxy's IPVS proxier deletes virtual servers it does not own; without this it would
-    // remove lvscare's VIP on every worker at each sync.
-    ipvs: { excludeCIDRs: [formatCidr(hostCidr(spec.vip))] },
+    // Written even for kubeadm's own default (iptables), so the file says what runs.
+    mode: spec.kubeProxyMode,
   };
+  // kube-proxy's IPVS proxier deletes virtual servers it does not own at each sync; without this
+  // it would remove lvscare's VIP on every worker. (Its start-up flush is not prevented by it.)
+  if (spec.kubeProxyMode === "ipvs") config.ipvs = { excludeCIDRs: [formatCidr(hostCidr(spec.vip))] };
+  return config;
 }
 
 function kubeletConfiguration(spec: ClusterSpec): KubeletConfiguration {

@@ -48,7 +48,7 @@ function name(subject: Subject): x509.JsonName {
 }
 
 /** 128 random bits, positive (top bit clear) and never zero, as RFC 5280 asks. */
-function serialNumber(): string {
+export function serialNumber(): string {
   const bytes = randomBytes(16);
   bytes[0] = ((bytes[0] ?? 0) & 0x7f) | 0x01;
   return bytes.toString("hex");

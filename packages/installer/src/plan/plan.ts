@@ -3,6 +3,7 @@
  * `seal render` shows it (render is the dry run). Hosts are listed in the order they are
  * installed: master0 (kubeadm init), the other masters one at a time, then the workers.
  */
+import type { DataplaneName } from "@lvscare/contracts/names";
 import type { HostRole } from "../cluster/spec.ts";
 
 export const PLAN_FORMAT_VERSION = 1;
@@ -37,9 +38,10 @@ export interface PlanHost extends PlanStep {
   readonly kubeadm: { readonly command: "init" | "join"; readonly config: string };
   /**
    * Workers only: the IPVS service to create before the join (`lvscare care --run-once` with
-   * these), since the join's discovery goes through the VIP.
+   * these), since the join's discovery goes through the VIP. `dataplane` is set when it is not
+   * lvscare's default (ipvs): `--dataplane nftables` with kube-proxy in nftables mode.
    */
-  readonly virtualServer?: { readonly address: string; readonly realServers: readonly string[] };
+  readonly virtualServer?: { readonly address: string; readonly realServers: readonly string[]; readonly dataplane?: DataplaneName };
   /** Applied once kubeadm succeeded on this host. */
   readonly afterKubeadm: PlanStep;
 }

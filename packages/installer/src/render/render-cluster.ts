@@ -5,7 +5,8 @@
  */
 import { renderLvscareStaticPod } from "@lvscare/lvscare/static-pod";
 import { formatIp, joinHostPort } from "@lvscare/contracts/ip";
-import { LVSCARE_MANIFEST_PATH, NODE_IP_HOST_NAME } from "@lvscare/contracts/names";
+import { DEFAULT_DATAPLANE, type DataplaneName, LVSCARE_MANIFEST_PATH, NODE_IP_HOST_NAME } from "@lvscare/contracts/names";
+import { kubeProxyModeWarnings, lvscareDataplane } from "../cluster/kube-proxy.ts";
 import { master0Of, mastersOf, type ClusterSpec, type HostSpec } from "../cluster/spec.ts";
 import { generateBootstrapToken } from "../kubeadm/bootstrap-token.ts";
 import { decodeConfigFile, encodeConfigFile } from "../kubeadm/documents.ts";
@@ -75,7 +76,7 @@ export async function renderCluster(spec: ClusterSpec, pkiDir: PkiDirContents, o
     }
     return {
       ...common,
-      virtualServer: { address: joinHostPort(spec.vip, spec.apiServerPort), realServers: realServers(spec) },
+      virtualServer: { address: joinHostPort(spec.vip, spec.apiServerPort), realServers: realServers(spec), ...dataplaneField(spec) },
       // kubeadm join's preflight wants an empty manifests directory, so the pod comes after.
       afterKubeadm: { files: [add(host, lvscarePod(spec, host))], hostsEntries: [] },
     };
@@ -89,7 +90,7 @@ export async function renderCluster(spec: ClusterSpec, pkiDir: PkiDirContents, o
     vip: formatIp(spec.vip),
     hosts,
   };
-  return { plan, files, newPkiDirFiles: pki.newPkiDirFiles, caCertHash: pki.caCertHash, warnings: pki.warnings };
+  return { plan, files, newPkiDirFiles: pki.newPkiDirFiles, caCertHash: pki.caCertHash, warnings: [...kubeProxyModeWarnings(spec), ...pki.warnings] };
 }
 
 /** The YAML, checked by decoding it back strictly: a file kubeadm would refuse is never written. */
@@ -117,12 +118,20 @@ function realServers(spec: ClusterSpec): string[] {
   return mastersOf(spec).map((master) => joinHostPort(master.address, spec.apiServerPort));
 }
 
+/** Only a dataplane other than the default is named, so ipvs clusters keep sealos's manifest and plan. */
+function dataplaneField(spec: ClusterSpec): { dataplane?: DataplaneName } {
+  const dataplane = lvscareDataplane(spec);
+  return dataplane === DEFAULT_DATAPLANE ? {} : { dataplane };
+}
+
 function lvscarePod(spec: ClusterSpec, host: HostSpec): HostFile {
+  const { dataplane } = dataplaneField(spec);
   const content = renderLvscareStaticPod({
     vip: joinHostPort(spec.vip, spec.apiServerPort),
     masters: realServers(spec),
     image: spec.lvscareImage,
     nodeIp: host.addressText,
+    ...(dataplane === undefined ? {} : { options: ["--dataplane", dataplane] }),
   });
   return { path: LVSCARE_MANIFEST_PATH, mode: SECRET_MODE, content };
 }

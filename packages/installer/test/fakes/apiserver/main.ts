@@ -7,7 +7,7 @@
  * in README.md; everything else answers 404 NotFound. Objects live in etcd (etcd-store.ts).
  */
 import { randomUUID } from "node:crypto";
-import { readFileSync } from "node:fs";
+import { readFileSync, watchFile } from "node:fs";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { createServer } from "node:https";
 import { signClientCertificate, readCertificateRequest } from "../lib/openssl.ts";
@@ -291,11 +291,13 @@ async function handle(request: IncomingMessage, response: ServerResponse): Promi
   throw new HttpError(status(404, "NotFound", "the server could not find the requested resource"));
 }
 
+function tlsFiles(): { cert: Buffer; key: Buffer; ca: Buffer } {
+  return { cert: readFileSync(required("tls-cert-file")), key: readFileSync(required("tls-private-key-file")), ca: readFileSync(required("client-ca-file")) };
+}
+
 const server = createServer(
   {
-    cert: readFileSync(required("tls-cert-file")),
-    key: readFileSync(required("tls-private-key-file")),
-    ca: readFileSync(required("client-ca-file")),
+    ...tlsFiles(),
     requestCert: true,
     rejectUnauthorized: false,
   },
@@ -309,6 +311,23 @@ const server = createServer(
     });
   },
 );
+
+// kube-apiserver reloads its serving certificate and client CA when their files change
+// (dynamiccertificates: fsnotify plus a periodic check) and keeps the old ones while the new
+// pair does not load (a key written before its certificate); `seal cert` relies on that too.
+const reloadTls = () => {
+  try {
+    server.setSecureContext(tlsFiles());
+    log("reloaded the serving certificate and client CA from their files");
+  } catch (error) {
+    log(`kept the previous serving certificate: ${error instanceof Error ? error.message : String(error)}`);
+  }
+};
+for (const flag of ["tls-cert-file", "tls-private-key-file", "client-ca-file"]) {
+  watchFile(required(flag), { interval: 1000, persistent: false }, (current, previous) => {
+    if (current.mtimeMs !== previous.mtimeMs || current.ino !== previous.ino) reloadTls();
+  });
+}
 
 server.listen(Number(required("secure-port")), flags.get("bind-address") ?? "0.0.0.0", () => log(`serving on ${flags.get("bind-address") ?? "0.0.0.0"}:${required("secure-port")}, etcd ${required("etcd-servers")}, version ${version}`));
 const shutdown = () => server.close(() => process.exit(0));
