@@ -15,6 +15,7 @@ import { InputError } from "../errors.ts";
 import { checkBundle } from "../lifecycle/bundle.ts";
 import { runCluster } from "../lifecycle/run-cluster.ts";
 import { resetCluster } from "../lifecycle/reset-cluster.ts";
+import { formatStatusTable, readClusterStatus } from "../lifecycle/cluster-status.ts";
 import { loadCredentials, type SshCredentials } from "../ssh/credentials.ts";
 import { createLogger, LOG_FORMATS, type LogFormat } from "../ssh/logger.ts";
 import { createProgressReporter } from "../ssh/progress.ts";
@@ -63,7 +64,7 @@ function collectList(value: string, previous: string[] | undefined): string[] {
   return [...(previous ?? []), ...value.split(",").map((item) => item.trim()).filter((item) => item !== "")];
 }
 
-function addSshOptions(command: Command): Command {
+function addConnectionOptions(command: Command): Command {
   return command
     .option("--cluster <name>", "cluster name (state in ~/.seal/<name>/)", DEFAULTS.cluster)
     .option("-u, --user <user>", "SSH user (not root: sudo is used)", "root")
@@ -73,8 +74,13 @@ function addSshOptions(command: Command): Command {
     .option("--port <port>", "SSH port", "22")
     .option("--accept-host-key <pin>", "expected host key: SHA256:... for any host or HOST=SHA256:...; repeatable", collectList)
     .option("--ssh-insecure", "connect even when a host key changed (never recorded)")
-    .addOption(new Option("--log-format <format>", "plain or json log lines on stderr").choices([...LOG_FORMATS]).default("plain"))
-    .option("--yes", "do not ask for confirmation")
+    .addOption(new Option("--log-format <format>", "plain or json log lines on stderr").choices([...LOG_FORMATS]).default("plain"));
+}
+
+/** Options of the commands that change hosts. */
+function addSshOptions(command: Command): Command {
+  return addConnectionOptions(command)
+    .option("--yes", "accepted for sealos compatibility: seal never asks")
     .option("--dry-run", "print the steps per host and change nothing");
 }
 
@@ -178,4 +184,14 @@ export function addLifecycleCommands(program: Command, out: Output): void {
       await resetCluster({ cluster: flags.cluster, port: parsePortFlag(flags.port), acceptHostKey: flags.acceptHostKey ?? [], sshInsecure: flags.sshInsecure ?? false, dryRun: flags.dryRun ?? false }, contextFor(flags, out));
     },
   );
+
+  addConnectionOptions(program.command("status").description("what the Clusterfile says and what each host answers, as a table or --json"))
+    .option("--json", "one JSON document on stdout")
+    .action(async (flags: SshFlags & { json?: boolean }) => {
+      const status = await readClusterStatus(
+        { cluster: flags.cluster, port: parsePortFlag(flags.port), acceptHostKey: flags.acceptHostKey ?? [], sshInsecure: flags.sshInsecure ?? false, json: flags.json ?? false },
+        contextFor(flags, out),
+      );
+      out.info(flags.json ? JSON.stringify(status, null, 2) : formatStatusTable(status));
+    });
 }

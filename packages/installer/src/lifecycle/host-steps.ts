@@ -6,7 +6,6 @@
  * kubeadm is undone with `kubeadm reset -f` first, as a resumed run must start it clean), then
  * the plan's afterKubeadm files and entries. `describeHostSteps` is the dry run of the same list.
  */
-import { LVSCARE_COMMAND } from "@lvscare/contracts/names";
 import type { PlanHost, PlanStep } from "../plan/plan.ts";
 import type { RemoteHost } from "../ssh/remote-host.ts";
 import type { RenderedPlan } from "./rendered-plan.ts";
@@ -28,6 +27,12 @@ export interface HostStepContext {
 
 const KUBEADM_TIMEOUT_MS = 15 * 60_000;
 
+/**
+ * Where seal puts the lvscare executable on a worker, for --run-once and -C (the static pod runs
+ * the image's own copy). /usr/local/bin: the administrator's place, and writable where /usr is not.
+ */
+export const HOST_LVSCARE_PATH = "/usr/local/bin/lvscare";
+
 export function imageArchivePath(cluster: string): string {
   return `/var/lib/seal/${cluster}/lvscare-image.tar`;
 }
@@ -35,7 +40,7 @@ export function imageArchivePath(cluster: string): string {
 function runOnceArgv(host: PlanHost): string[] {
   const virtualServer = host.virtualServer;
   if (virtualServer === undefined) return [];
-  return [LVSCARE_COMMAND, "care", "--vs", virtualServer.address, ...virtualServer.realServers.flatMap((server) => ["--rs", server]), "--run-once"];
+  return [HOST_LVSCARE_PATH, "care", "--vs", virtualServer.address, ...virtualServer.realServers.flatMap((server) => ["--rs", server]), "--run-once"];
 }
 
 function kubeadmArgv(host: PlanHost): string[] {
@@ -53,7 +58,7 @@ export function describeHostSteps(host: PlanHost, options: { lvscareBinary?: str
     ...(host.virtualServer === undefined
       ? []
       : [
-          `upload ${options.lvscareBinary ?? "the lvscare executable"} to ${LVSCARE_COMMAND}`,
+          `upload ${options.lvscareBinary ?? "the lvscare executable"} to ${HOST_LVSCARE_PATH}`,
           ...(options.imageArchive === undefined ? [] : [`upload ${options.imageArchive} and import it: ctr -n k8s.io images import`]),
           `run ${runOnceArgv(host).join(" ")}`,
         ]),
@@ -96,7 +101,7 @@ export async function applyHost(host: RemoteHost, planHost: PlanHost, context: H
     const worker = context.worker;
     if (worker === undefined) throw new Error(`invariant: worker ${planHost.address} without the lvscare executable`);
     context.step("lvscare executable");
-    await host.upload(worker.lvscareBinary, LVSCARE_COMMAND, { mode: 0o755 });
+    await host.upload(worker.lvscareBinary, HOST_LVSCARE_PATH, { mode: 0o755 });
     if (worker.imageArchive !== undefined) {
       context.step("lvscare image");
       const archive = imageArchivePath(context.cluster);

@@ -8,7 +8,7 @@
  */
 import { existsSync, rmSync } from "node:fs";
 import { join } from "node:path";
-import { API_SERVER_HOST_NAME, LVSCARE_COMMAND, NODE_IP_HOST_NAME } from "@lvscare/contracts/names";
+import { API_SERVER_HOST_NAME, NODE_IP_HOST_NAME } from "@lvscare/contracts/names";
 import { InputError } from "../errors.ts";
 import { HostPool } from "../ssh/host-pool.ts";
 import { parseHostKeyPin } from "../ssh/host-key-store.ts";
@@ -17,7 +17,7 @@ import { clusterHosts } from "../cluster-state/clusterfile.ts";
 import { acquireClusterLock } from "../cluster-state/lock.ts";
 import { MASTER_CLUSTERFILE_PATH, readClusterfile, stateDir } from "../cluster-state/state-dir.ts";
 import { MODULES_LOAD_PATH, SYSCTL_PATH } from "./node-prep.ts";
-import { imageArchivePath } from "./host-steps.ts";
+import { HOST_LVSCARE_PATH, imageArchivePath } from "./host-steps.ts";
 import { removeRemoteHostsNames } from "./remote-edits.ts";
 import { loadRenderedPlan } from "./rendered-plan.ts";
 import { StepFailedError, type RunContext } from "./run-cluster.ts";
@@ -43,9 +43,9 @@ function ourHostsNames(plan: Plan | undefined): string[] {
 
 export function describeReset(role: "master" | "worker", cluster: string, image: string | undefined): string[] {
   return [
-    ...(role === "worker" ? [`${LVSCARE_COMMAND} care -C (the virtual server and its route)`] : []),
+    ...(role === "worker" ? [`${HOST_LVSCARE_PATH} care -C (the virtual server and its route)`] : []),
     "kubeadm reset -f",
-    ...(role === "worker" ? [`remove ${LVSCARE_COMMAND}, ${imageArchivePath(cluster)}${image === undefined ? "" : `, image ${image}`}`] : []),
+    ...(role === "worker" ? [`remove ${HOST_LVSCARE_PATH}, ${imageArchivePath(cluster)}${image === undefined ? "" : `, image ${image}`}`] : []),
     `remove seal's /etc/hosts entries, ${MODULES_LOAD_PATH}, ${SYSCTL_PATH}, /var/lib/seal/${cluster}, ${MASTER_CLUSTERFILE_PATH}`,
   ];
 }
@@ -56,9 +56,9 @@ async function has(host: RemoteHost, command: string): Promise<boolean> {
 
 async function resetHost(host: RemoteHost, role: "master" | "worker", cluster: string, plan: Plan | undefined, image: string, step: (text: string) => void): Promise<void> {
   const planHost = plan?.hosts.find((candidate) => candidate.address === host.address);
-  if (role === "worker" && planHost?.virtualServer !== undefined && (await has(host, LVSCARE_COMMAND))) {
+  if (role === "worker" && planHost?.virtualServer !== undefined && (await has(host, HOST_LVSCARE_PATH))) {
     step("lvscare care -C");
-    await host.run([LVSCARE_COMMAND, "care", "-C", "--vs", planHost.virtualServer.address]);
+    await host.run([HOST_LVSCARE_PATH, "care", "-C", "--vs", planHost.virtualServer.address]);
   }
   if (await has(host, "kubeadm")) {
     step("kubeadm reset -f");
@@ -67,7 +67,7 @@ async function resetHost(host: RemoteHost, role: "master" | "worker", cluster: s
   if (role === "worker") {
     step("lvscare executable and image");
     if (await has(host, "ctr")) await host.run(["ctr", "-n", "k8s.io", "images", "rm", image], { allowExitCodes: [0, 1] });
-    await host.run(["rm", "-f", LVSCARE_COMMAND]);
+    await host.run(["rm", "-f", HOST_LVSCARE_PATH]);
   }
   step("seal's files and hosts entries");
   await removeRemoteHostsNames(host, ourHostsNames(plan));
