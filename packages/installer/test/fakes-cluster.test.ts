@@ -16,10 +16,10 @@ import { calls, describeRun, kubeadm, kubeadmStep, placeFiles, prepareNode, setH
 import { createPrivateHosts, type PrivateHost, type PrivateHosts } from "./helpers/private-host.ts";
 import { requireTool, run } from "./helpers/tools.ts";
 
-const MASTERS = ["10.0.0.1", "10.0.0.2", "10.0.0.3"];
-const WORKER = "10.0.0.11";
+const MASTERS = ["10.0.0.10", "10.0.0.11", "10.0.0.12"];
+const WORKER = "10.0.0.13";
 const VIP = "10.103.97.2";
-const HOSTNAMES = ["10.0.0.1=master-1", "10.0.0.2=master-2", "10.0.0.3=master-3", `${WORKER}=worker-1`];
+const HOSTNAMES = ["10.0.0.10=master-1", "10.0.0.11=master-2", "10.0.0.12=master-3", `${WORKER}=worker-1`];
 
 describe("the fakes run a rendered 3-master + 1-worker cluster", { timeout: 600_000 }, () => {
   let render: RenderedDir;
@@ -33,7 +33,7 @@ describe("the fakes run a rendered 3-master + 1-worker cluster", { timeout: 600_
   };
   const etcdctl = (args: readonly string[]) =>
     host(MASTERS[0] as string).run([
-      "etcdctl", "--endpoints", "https://10.0.0.1:2379", "--cacert", "/etc/kubernetes/pki/etcd/ca.crt",
+      "etcdctl", "--endpoints", "https://10.0.0.10:2379", "--cacert", "/etc/kubernetes/pki/etcd/ca.crt",
       "--cert", "/etc/kubernetes/pki/etcd/healthcheck-client.crt", "--key", "/etc/kubernetes/pki/etcd/healthcheck-client.key", ...args,
     ]);
   const memberNames = async () => {

@@ -13,7 +13,7 @@ import { calls, describeRun, kubeadm, placeFiles, prepareNode, setHosts } from "
 import { createPrivateHosts, type PrivateHost, type PrivateHosts } from "./helpers/private-host.ts";
 import { requireTool } from "./helpers/tools.ts";
 
-const ADDRESS = "10.0.0.1";
+const ADDRESS = "10.0.0.10";
 const CONFIG = "/var/lib/seal/default/kubeadm/init.yaml";
 
 describe("the fake kubeadm refuses what kubeadm refuses", { timeout: 300_000 }, () => {
@@ -81,7 +81,7 @@ describe("the fake kubeadm refuses what kubeadm refuses", { timeout: 300_000 }, 
   });
 
   it("the wrong kind for the command, an API version this kubeadm does not serve, an old one", async () => {
-    writeConfig("/root/join.yaml", "apiVersion: kubeadm.k8s.io/v1beta4\nkind: JoinConfiguration\ndiscovery:\n  bootstrapToken:\n    token: abcdef.0123456789abcdef\n    apiServerEndpoint: 10.0.0.1:6443\n    unsafeSkipCAVerification: true\n");
+    writeConfig("/root/join.yaml", "apiVersion: kubeadm.k8s.io/v1beta4\nkind: JoinConfiguration\ndiscovery:\n  bootstrapToken:\n    token: abcdef.0123456789abcdef\n    apiServerEndpoint: 10.0.0.10:6443\n    unsafeSkipCAVerification: true\n");
     await refused(["init", "--config", "/root/join.yaml"], /no InitConfiguration or ClusterConfiguration kind was found in the configuration file/);
     await refused(["join", "--config", CONFIG], /no JoinConfiguration found in the supplied config/);
     writeConfig("/root/old.yaml", original.replaceAll("kubeadm.k8s.io/v1beta4", "kubeadm.k8s.io/v1beta2"));

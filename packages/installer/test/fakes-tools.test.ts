@@ -26,7 +26,7 @@ describe("the fake systemctl, containerd, ctr and kubelet", { timeout: 120_000 }
   let host: PrivateHost;
 
   before(async () => {
-    hosts = await createPrivateHosts("fkt", [{ address: "10.0.0.1", hostname: "node-1" }]);
+    hosts = await createPrivateHosts("fkt", [{ address: "10.0.0.10", hostname: "node-1" }]);
     host = hosts.hosts[0] as PrivateHost;
     installFakes({ node: process.execPath, targetDir: host.toolDir, settings: { kubeletVersion: "v1.30.4", containerdVersion: "1.7.9" } });
   });

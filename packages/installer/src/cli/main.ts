@@ -12,6 +12,7 @@ import { runCert } from "./cert-command.ts";
 import { runHostsRemove, runHostsSet } from "./hosts-command.ts";
 import { streamOutput, type Output } from "./output.ts";
 import { runRender } from "./render-command.ts";
+import { addLifecycleCommands } from "./run-command.ts";
 import { VERSION } from "../version.ts";
 
 export const EXIT_OK = 0;
@@ -102,6 +103,8 @@ function buildProgram(out: Output): Command {
     .action(async (flags: RenderFlags) => {
       await runRender({ ...flags, nodes: flags.nodes ?? [] }, out);
     });
+
+  addLifecycleCommands(program, out);
 
   program
     .command("cert")

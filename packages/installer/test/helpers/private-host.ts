@@ -1,22 +1,13 @@
 /**
- * Test hosts for the fakes: each its own network namespace on a shared bridge (helpers/netns.ts),
- * plus its own mount and UTS namespaces held open by a sleeping process, with a private /etc
- * (an overlay: the machine's /etc below, the host's writes above), private /var/lib, /root, /tmp
- * and /run (tmpfs), its hostname, and /usr/local/bin bound to a directory the test fills with the
- * fakes. Commands enter all three namespaces with nsenter, and the holder's root directory (in
- * the VM, whose processes run chrooted, the mount namespace's root is not theirs). Teardown kills every process left in
- * the host's mount namespace (daemons the fakes started included). A smaller cousin of the
- * sshd test hosts: no sshd, commands run directly.
+ * The fakes' view of a test host (test/hosts/test-hosts.ts): the same real sshd hosts, seen
+ * without SSH. `toolDir` is the host's /usr/local/bin as the test process can write it (the
+ * fakes go there, first on the host's PATH), `run` enters the host directly with cwd /root (as
+ * a login would), and `processes()` lists what runs in the host's PID namespace synchronously.
+ * All namespace plumbing lives in test-hosts.ts; this file only adapts its interface.
  */
-import { spawn, type ChildProcess } from "node:child_process";
-import { mkdirSync, readdirSync, readFileSync, readlinkSync } from "node:fs";
-import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
-import { setTimeout as sleep } from "node:timers/promises";
-import { fileURLToPath } from "node:url";
-import { createSwitchedNetwork, type SwitchedNetwork } from "./netns.ts";
-import { requireTool, run, type RunResult } from "./tools.ts";
+import { readdirSync, readFileSync, readlinkSync } from "node:fs";
+import { createTestHosts, type TestHost, type TestHosts } from "../hosts/test-hosts.ts";
+import type { RunResult } from "./tools.ts";
 
 export interface HostSpec {
   readonly address: string;
@@ -24,129 +15,75 @@ export interface HostSpec {
 }
 
 export interface PrivateHost extends HostSpec {
-  /** The directory bound at /usr/local/bin inside the host. */
+  /** The host's /usr/local/bin, writable from the test process (an overlay's upper layer). */
   readonly toolDir: string;
+  /** The sshd test host underneath, for SSH-level access. */
+  readonly testHost: TestHost;
   /** A path inside the host, as the test process can open it (through /proc/PID/root). */
   path(inside: string): string;
   run(argv: readonly string[], options?: { input?: string }): Promise<RunResult>;
-  /** Command lines of the processes running in this host (its mount namespace), holder excluded. */
+  /** Command lines of the processes running in this host (its PID namespace), PID 1 excluded. */
   processes(): string[];
 }
 
 export interface PrivateHosts {
   readonly hosts: readonly PrivateHost[];
+  readonly testHosts: TestHosts;
   host(address: string): PrivateHost;
   destroy(): Promise<void>;
 }
 
-const REPO_ROOT = resolve(fileURLToPath(import.meta.url), "../../../../..");
-const PRIVATE_DIRS = ["/var/lib", "/root", "/tmp", "/run"];
-const HOST_PATH = "/usr/local/bin:/usr/local/sbin:/usr/sbin:/usr/bin:/sbin:/bin";
-
-const SETUP = `set -e
-hostname "$H_NAME"
-# The overlay's upper layer on a tmpfs of its own: an upper layer may not be an overlay (the VM's / is one).
-mkdir -p "$H_ROOT/etc-rw"
-mount -t tmpfs -o mode=0755 tmpfs "$H_ROOT/etc-rw"
-mkdir "$H_ROOT/etc-rw/upper" "$H_ROOT/etc-rw/work"
-mount -t overlay overlay -o "lowerdir=/etc,upperdir=$H_ROOT/etc-rw/upper,workdir=$H_ROOT/etc-rw/work" /etc
-mount --bind "$H_ROOT/tools" /usr/local/bin
-for dir in /var/lib /root /run; do mount -t tmpfs -o mode=0755 tmpfs "$dir"; done
-mount -t tmpfs -o mode=1777 tmpfs /tmp
-for keep in $H_KEEP; do mkdir -p "$keep"; mount --rbind "/proc/$PPID/root$keep" "$keep"; done
-echo ready
-exec sleep infinity
-`;
-
-function mountNamespace(pid: number): string | undefined {
+function pidNamespace(pid: number): string | undefined {
   try {
-    return readlinkSync(`/proc/${pid}/ns/mnt`);
+    return readlinkSync(`/proc/${pid}/ns/pid`);
   } catch {
     return undefined;
   }
 }
 
-/** Every process in `namespace`, found by scanning /proc. */
-function processesIn(namespace: string): number[] {
+function processesOf(initPid: number): string[] {
+  const namespace = pidNamespace(initPid);
   return readdirSync("/proc")
     .filter((entry) => /^\d+$/.test(entry))
     .map(Number)
-    .filter((pid) => pid !== process.pid && mountNamespace(pid) === namespace);
+    .filter((pid) => pid !== initPid && pidNamespace(pid) === namespace)
+    .map((pid) => {
+      try {
+        return readFileSync(`/proc/${pid}/cmdline`, "utf8").replaceAll("\0", " ").trim();
+      } catch {
+        return "";
+      }
+    })
+    .filter((cmdline) => cmdline !== "");
 }
 
-export async function createPrivateHosts(prefix: string, specs: readonly HostSpec[]): Promise<PrivateHosts> {
-  const nsenter = requireTool("nsenter");
-  requireTool("unshare");
-  const root = await mkdtemp(join(tmpdir(), `${prefix}-`));
-  const network: SwitchedNetwork = await createSwitchedNetwork(prefix, specs.map((spec) => spec.address));
-  const holders: { child: ChildProcess; namespace: string }[] = [];
-  const destroy = async () => {
-    for (const { child, namespace } of holders) {
-      for (let round = 0; round < 20; round++) {
-        const pids = processesIn(namespace);
-        if (pids.length === 0) break;
-        for (const pid of pids) {
-          try {
-            process.kill(pid, "SIGKILL");
-          } catch {
-            // gone already
-          }
-        }
-        await sleep(50);
-      }
-      child.kill("SIGKILL");
-    }
-    await network.remove();
-    await rm(root, { recursive: true, force: true });
-  };
-  const keep = PRIVATE_DIRS.filter((dir) => REPO_ROOT === dir || REPO_ROOT.startsWith(`${dir}/`)).length > 0 ? REPO_ROOT : "";
-  const hosts: PrivateHost[] = [];
-  try {
-    for (const spec of specs) {
-      const hostRoot = join(root, spec.hostname);
-      const toolDir = join(hostRoot, "tools");
-      mkdirSync(toolDir, { recursive: true, mode: 0o755 });
-      const [command, args] = network.exec(spec.address, "unshare", ["--mount", "--uts", "--propagation", "private", "--", "/bin/sh", "-c", SETUP]);
-      const child = spawn(command, args, { env: { PATH: HOST_PATH, H_NAME: spec.hostname, H_ROOT: hostRoot, H_KEEP: keep }, stdio: ["ignore", "pipe", "pipe"] });
-      const errors: string[] = [];
-      child.stderr?.on("data", (chunk: Buffer) => errors.push(chunk.toString()));
-      await new Promise<void>((resolveReady, reject) => {
-        child.once("exit", (code) => reject(new Error(`test host ${spec.hostname} did not start (exit ${code}): ${errors.join("")}`)));
-        child.stdout?.once("data", () => resolveReady());
-      });
-      const pid = child.pid as number;
-      const namespace = mountNamespace(pid) as string;
-      holders.push({ child, namespace });
-      hosts.push({
-        ...spec,
-        toolDir,
-        path: (inside) => `/proc/${pid}/root${inside}`,
-        processes: () =>
-          processesIn(namespace)
-            .filter((other) => other !== pid)
-            .map((other) => {
-              try {
-                return readFileSync(`/proc/${other}/cmdline`, "utf8").replaceAll("\0", " ").trim();
-              } catch {
-                return "";
-              }
-            })
-            .filter((cmdline) => cmdline !== ""),
-        run: (argv, options = {}) =>
-          run(nsenter, ["-t", String(pid), "-m", "-u", "-n", "--root", "--wd=/root", "--", "env", "-i", `PATH=${HOST_PATH}`, "HOME=/root", "LANG=C.UTF-8", ...argv], options),
-      });
-    }
-  } catch (error) {
-    await destroy();
-    throw error;
-  }
+/**
+ * Specs must be consecutive addresses from .10 of one /24 (test hosts' numbering; the client
+ * namespace has .1). The prefix is kept for callers; test hosts name their namespaces themselves.
+ */
+export async function createPrivateHosts(_prefix: string, specs: readonly HostSpec[]): Promise<PrivateHosts> {
+  const subnet = specs[0]?.address.split(".").slice(0, 3).join(".") ?? "";
+  specs.forEach((spec, index) => {
+    if (spec.address !== `${subnet}.${10 + index}`) throw new Error(`test host addresses must be ${subnet}.10, .11, ... in order; got ${spec.address} at ${index}`);
+  });
+  const testHosts = await createTestHosts({ count: specs.length, subnet, hostnames: specs.map((spec) => spec.hostname) });
+  const hosts: PrivateHost[] = testHosts.hosts.map((testHost) => ({
+    address: testHost.address,
+    hostname: testHost.hostname,
+    testHost,
+    toolDir: testHost.path("/usr/local/bin"),
+    path: (inside) => testHost.path(inside),
+    run: (argv, options = {}) => testHost.exec(argv, { ...options, cwd: "/root" }),
+    processes: () => processesOf(testHost.initPid),
+  }));
   return {
     hosts,
+    testHosts,
     host(address) {
       const found = hosts.find((host) => host.address === address);
       if (found === undefined) throw new Error(`no test host ${address}`);
       return found;
     },
-    destroy,
+    destroy: () => testHosts.destroy(),
   };
 }

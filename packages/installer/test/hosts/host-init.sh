@@ -10,7 +10,7 @@
 # /var/tmp, /var/log and /run, all on one tmpfs that disappears with the host. /proc/sys is
 # read-only except net.*, which is the namespace's own.
 set -eu
-name=$1 tools=$2 size=$3
+name=$1 tools=$2 size=$3 keep=${4:-}
 
 hostname "$name"
 mount -t proc proc /proc
@@ -31,6 +31,7 @@ mkdir -p "$state/root" "$state/home" "$state/tmp" "$state/vartmp" "$state/varlog
 chmod 0700 "$state/root"
 chmod 1777 "$state/tmp" "$state/vartmp"
 
+[ -z "$keep" ] || { mkdir -p "$state/keep" && mount --bind "$keep" "$state/keep"; }
 mount -t overlay overlay -o "lowerdir=/etc,upperdir=$state/etc/upper,workdir=$state/etc/work" /etc
 mount -t overlay overlay -o "lowerdir=/var/lib,upperdir=$state/varlib/upper,workdir=$state/varlib/work" /var/lib
 lower=/usr/local/bin
@@ -43,6 +44,7 @@ mount --bind "$state/vartmp" /var/tmp
 mount --bind "$state/varlog" /var/log
 mount --bind "$state/run" /run
 mkdir -p /run/sshd /run/lock /run/seal-test-host
+[ -z "$keep" ] || { mkdir -p "$keep" && mount --bind "$state/keep" "$keep"; }
 chmod 0755 /run/sshd
 
 mount --bind /proc/sys /proc/sys

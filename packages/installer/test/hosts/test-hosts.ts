@@ -30,6 +30,9 @@ const INIT_SCRIPT = join(HERE, "host-init.sh");
 const SETUP_SCRIPT = join(HERE, "host-setup.sh");
 const HOST_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 const NAME_PREFIX = "sshh";
+const REPO_ROOT = join(HERE, "../../../..");
+/** Directories each host replaces with empty private ones (host-init.sh): a repository below one is re-bound so the fakes' sources stay visible. */
+const PRIVATE_DIRS = ["/root", "/home", "/tmp", "/var/tmp", "/var/log", "/run"];
 
 export type HostKeyType = "ed25519" | "ecdsa" | "rsa";
 
@@ -151,17 +154,17 @@ export class TestHost {
     return `${this.address} ${key.publicKey}`;
   }
 
-  /** Runs argv inside the host (all its namespaces, as root, cwd /, a clean environment). */
-  exec(argv: readonly string[], options: { input?: string } = {}): Promise<RunResult> {
+  /** Runs argv inside the host (all its namespaces, as root, cwd / unless given, a clean environment). */
+  exec(argv: readonly string[], options: { input?: string; cwd?: string } = {}): Promise<RunResult> {
     const nsenter = requireTool("nsenter");
     const env = requireTool("env");
     // --root: the host's root directory, not its mount namespace's root; they differ inside the
     // kernel-suite VM, which chroots into the machine's files without pivot_root.
-    return run(nsenter, ["-t", String(this.initPid), "-m", "-u", "-p", "-n", "--root", "--wd=/", env, "-i", `PATH=${HOST_PATH}`, "HOME=/root", "LANG=C.UTF-8", ...argv], options);
+    return run(nsenter, ["-t", String(this.initPid), "-m", "-u", "-p", "-n", "--root", `--wd=${options.cwd ?? "/"}`, env, "-i", `PATH=${HOST_PATH}`, "HOME=/root", "LANG=C.UTF-8", ...argv], { input: options.input });
   }
 
-  async execOk(argv: readonly string[], options: { input?: string } = {}): Promise<string> {
-    const result = await this.exec(argv, options);
+  async execOk(argv: readonly string[], options: { input?: string; cwd?: string } = {}): Promise<string> {
+    const result = await this.exec(argv, { input: options.input });
     if (result.code !== 0) throw new Error(`on test host ${this.address}: ${argv.join(" ")} exited ${result.code}: ${result.stderr}`);
     return result.stdout;
   }
@@ -187,7 +190,7 @@ export class TestHost {
     // it to the host's PID 1, and the kernel kills everything else in the PID namespace.
     const child = spawn(
       ip,
-      ["netns", "exec", this.netns, setpriv, "--pdeathsig", "KILL", unshare, "--mount", "--uts", "--pid", "--fork", "--kill-child", "--propagation", "private", "sh", INIT_SCRIPT, this.hostname, toolsDir, stateSize],
+      ["netns", "exec", this.netns, setpriv, "--pdeathsig", "KILL", unshare, "--mount", "--uts", "--pid", "--fork", "--kill-child", "--propagation", "private", "sh", INIT_SCRIPT, this.hostname, toolsDir, stateSize, keptRepository()],
       { stdio: ["ignore", "pipe", "pipe"] },
     );
     if (child.pid !== undefined) livePids.add(child.pid);
@@ -294,6 +297,11 @@ export class TestHost {
     for (let attempt = 0; attempt < 250 && existsSync(`/proc/${live.initPid}`); attempt++) await sleep(20);
     if (existsSync(`/proc/${live.initPid}`)) throw new Error(`test host ${this.address}: PID 1 (${live.initPid}) did not exit`);
   }
+}
+
+/** The repository when it lies below a directory the hosts make private (a CI clone under /tmp), else "". */
+function keptRepository(): string {
+  return PRIVATE_DIRS.some((dir) => REPO_ROOT === dir || REPO_ROOT.startsWith(`${dir}/`)) ? REPO_ROOT : "";
 }
 
 function sshdConfig(address: string, keyTypes: readonly HostKeyType[], extra: readonly string[]): string {

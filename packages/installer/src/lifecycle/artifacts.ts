@@ -1,0 +1,49 @@
+/**
+ * What seal uploads to workers: the single-file lvscare executable for the worker's
+ * architecture and the lvscare image archive. Defaults (`npm run dist`, `npm run image` names,
+ * as release/lib/layout.ts writes them): next to seal's own executable when seal runs as the
+ * single file, else the repository's dist/. A missing executable is refused before anything
+ * changes, naming the command that builds it.
+ */
+import { existsSync } from "node:fs";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { InputError } from "../errors.ts";
+import type { WorkerArtifacts } from "./host-steps.ts";
+
+/** The image archive `npm run image` writes (release/lib/layout.ts IMAGE_OCI_ARCHIVE). */
+export const IMAGE_ARCHIVE_NAME = "lvscare-image-linux-amd64.oci.tar";
+
+export interface ArtifactOptions {
+  /** --lvscare-bin: one file for every worker. */
+  readonly lvscareBin?: string;
+  /** --lvscare-image-archive; default the dist/ one when present. */
+  readonly imageArchive?: string;
+  /** Where dist/ is; default beside seal's executable (single file) or the repository's dist/. */
+  readonly distDir?: string;
+}
+
+const ARCHES: Record<string, string> = { x86_64: "x64", amd64: "x64", aarch64: "arm64", arm64: "arm64" };
+
+export function defaultDistDir(): string {
+  // As the single file (`dist/seal-linux-<arch>`), process.execPath is seal itself.
+  if (/\/seal-linux-[a-z0-9]+$/.test(process.execPath)) return dirname(process.execPath);
+  return resolve(dirname(fileURLToPath(import.meta.url)), "../../../../dist");
+}
+
+export function resolveWorkerArtifacts(options: ArtifactOptions, unameMachine: string, check: { checkExists: boolean }): WorkerArtifacts {
+  const distDir = options.distDir ?? defaultDistDir();
+  let lvscareBinary = options.lvscareBin;
+  if (lvscareBinary === undefined) {
+    const arch = ARCHES[unameMachine];
+    if (arch === undefined) throw new InputError(`a worker runs on ${unameMachine || "an unknown architecture"}; lvscare is built for x86_64 and aarch64 (give --lvscare-bin)`);
+    lvscareBinary = join(distDir, `lvscare-linux-${arch}`);
+  }
+  if (check.checkExists && !existsSync(lvscareBinary)) {
+    throw new InputError(`the lvscare executable ${lvscareBinary} is missing: build it with \`npm run dist\` (or give --lvscare-bin FILE)`);
+  }
+  const defaultImage = join(distDir, IMAGE_ARCHIVE_NAME);
+  const imageArchive = options.imageArchive ?? (existsSync(defaultImage) ? defaultImage : undefined);
+  if (check.checkExists && options.imageArchive !== undefined && !existsSync(options.imageArchive)) throw new InputError(`--lvscare-image-archive ${options.imageArchive} does not exist (\`npm run image\` builds it)`);
+  return { lvscareBinary: resolve(lvscareBinary), imageArchive: imageArchive === undefined ? undefined : resolve(imageArchive) };
+}
