@@ -23,16 +23,17 @@ describe("LoopStallLog", () => {
   it("sums the stalled part of a window, overlaps once, and ignores timer jitter", () => {
     const log = new LoopStallLog();
     log.record(600, 0, 650);
-    log.record(1_000, 350, 1_050); // late: everything since 600 was stalled
+    log.record(1_000, 350, 1_050); // very late: everything since 600 was stalled
     log.record(1_055, 5, 1_105); // jitter: not a stall
-    log.record(1_105, 0, 1_155);
-    log.record(1_500, 345, 1_550); // [1105, 1500]
+    log.record(1_120, 15, 1_170); // a little late: the lag only, [1105, 1120]
+    log.record(1_500, 330, 1_550); // [1120, 1500]
     log.record(1_550, 0, 1_600);
-    assert.equal(log.stalledWithin(0, 1_600), 400 + 395);
-    assert.equal(log.stalledWithin(800, 1_200), 200 + 95);
+    assert.equal(log.stalledWithin(0, 1_600), 400 + 15 + 380);
+    assert.equal(log.stalledWithin(800, 1_200), 200 + 15 + 80);
     assert.equal(log.stalledWithin(1_550, 1_600, [{ from: 1_560, to: 1_590 }]), 30);
     // The sampler is overdue at 1700: a stall in progress since its last sample.
     assert.equal(log.stalledWithin(1_550, 1_700), 150);
+    assert.equal(log.stalledWithin(1_550, 1_615), 15, "a little overdue: from when it was due");
     assert.equal(log.stalledWithin(1_550, 1_605), 0, "5 ms overdue is jitter");
   });
 });

@@ -5,10 +5,12 @@
  * loop's lag (a timer's drift) and records each stall here; the controller asks how much of a
  * probe's window the daemon spent stalled before it counts a timeout as evidence.
  *
- * A late sample proves only that the loop did not run at some point since the previous sample;
- * the whole interval since then counts as stalled. Under a CPU quota the loop runs a few ms per
- * CFS period and the sampler cannot see how much: counting only the lag would credit the daemon
- * with half its stalls, and a starved daemon's timeouts would pass as evidence.
+ * A sample's lag is a lower bound of the stall: the loop may have stopped any time after the
+ * previous sample. A small lag (a busy or slow machine) counts as itself; a lag of half the
+ * sampling period or more counts the whole interval since the previous sample. Under a CPU quota
+ * the loop runs a few ms per CFS period and the timer is due in the middle of the throttled part:
+ * counting only the lag would credit the daemon with half its stalls, and a starved daemon's
+ * timeouts would pass as evidence.
  *
  * Pure: times are the controller's monotonic milliseconds, and nothing here reads a clock.
  */
@@ -34,11 +36,11 @@ export class LoopStallLog {
    * A late one marks everything since the previous sample as stalled.
    */
   record(at: number, lagMs: number, nextDueAt: number): void {
-    const previous = this.lastSampleAt ?? at - lagMs;
+    const previous = this.lastSampleAt;
     this.lastSampleAt = at;
     this.nextSampleDue = nextDueAt;
     if (!(lagMs >= STALL_NOISE_MS)) return;
-    this.stalls.push({ from: Math.min(previous, at - lagMs), to: at });
+    this.stalls.push({ from: stallStart(at - lagMs, at, previous), to: at });
     const horizon = at - HORIZON_MS;
     if (this.stalls.length > 64 && (this.stalls[0]?.to ?? at) < horizon) this.stalls = this.stalls.filter((s) => s.to >= horizon);
   }
@@ -51,8 +53,7 @@ export class LoopStallLog {
    */
   stalledWithin(from: number, to: number, extra: readonly Stall[] = []): number {
     const due = this.nextSampleDue;
-    const since = this.lastSampleAt;
-    const inProgress = due !== undefined && since !== undefined && to - due >= STALL_NOISE_MS ? [{ from: since, to }] : [];
+    const inProgress = due !== undefined && to - due >= STALL_NOISE_MS ? [{ from: stallStart(due, to, this.lastSampleAt), to }] : [];
     const clipped = [...this.stalls, ...extra, ...inProgress]
       .map((s) => ({ from: Math.max(s.from, from), to: Math.min(s.to, to) }))
       .filter((s) => s.to > s.from)
@@ -66,4 +67,10 @@ export class LoopStallLog {
     }
     return total;
   }
+}
+
+/** A timer due at `due` ran at `at`: where the stall began (see the header). */
+function stallStart(due: number, at: number, previousSample: number | undefined): number {
+  if (previousSample === undefined) return due;
+  return at - due >= (due - previousSample) / 2 ? Math.min(previousSample, due) : due;
 }
