@@ -24,6 +24,14 @@ export const POD_TMPDIR = "/tmp";
  * renegotiation, GC) and restarts a daemon that leaks, which leaves the IPVS rules in place. No
  * CPU limit: a CFS quota delays probes until healthy masters look dead (issue 8, section 4).
  */
+/**
+ * The V8 heap cap, through NODE_OPTIONS (the single executable honours it, and it stays visible
+ * and adjustable in the manifest without a rebuild). The daemon's live heap is a few MiB; 64 MiB
+ * of old space lets it grow tenfold before V8 stops it, well inside the memory limit, so a leak
+ * ends in a restart (the IPVS rules stay) rather than in the node's OOM killer choosing a victim.
+ */
+export const POD_NODE_OPTIONS = "--max-old-space-size=64";
+
 export const POD_RESOURCES = {
   limits: { memory: "256Mi" },
   requests: { cpu: "20m", memory: "100Mi" },
@@ -79,7 +87,11 @@ export function renderLvscareStaticPod(opts: LvscareStaticPodOptions): string {
     args,
     command: [LVSCARE_COMMAND],
   };
-  container["env"] = [...(opts.nodeIp === undefined ? [] : [{ name: "LVSCARE_NODE_IP", value: opts.nodeIp }]), { name: TMPDIR_VARIABLE, value: POD_TMPDIR }];
+  container["env"] = [
+    ...(opts.nodeIp === undefined ? [] : [{ name: "LVSCARE_NODE_IP", value: opts.nodeIp }]),
+    { name: "NODE_OPTIONS", value: POD_NODE_OPTIONS },
+    { name: TMPDIR_VARIABLE, value: POD_TMPDIR },
+  ];
   container["image"] = image;
   container["imagePullPolicy"] = "IfNotPresent";
   if (metricsAddr !== undefined) container["livenessProbe"] = livenessProbe(metricsAddr);
