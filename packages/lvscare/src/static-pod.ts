@@ -18,10 +18,12 @@ export { DEFAULT_LVSCARE_IMAGE } from "@lvscare/contracts/names";
  */
 export const POD_TMPDIR = "/tmp";
 /**
- * Measured (bench/dist-rss.ts, BENCHMARKS.md): the executable with three masters holds 96 MiB
- * resident, 103 MiB at its peak; one probe per second per master costs under 2% of a core. The
+ * Measured (bench/dist-rss.ts, BENCHMARKS.md): the executable with three masters holds 91 MiB
+ * resident, 100 MiB at its peak (since prom-client and yaml load only when used; 96/103 before); one probe per second per master costs under 2% of a core. The
  * request is what it uses; the limit leaves 2.5 times the peak for load (more masters, TLS
- * renegotiation, GC) and restarts a daemon that leaks, which leaves the IPVS rules in place. No
+ * renegotiation, GC) and restarts a daemon that leaks, which leaves the IPVS rules in place; with
+ * the heap capped (POD_NODE_OPTIONS) the RSS is bounded near bare Node + code + 64 MiB + the young
+ * generation, under the limit. No
  * CPU limit: a CFS quota delays probes until healthy masters look dead (issue 8, section 4).
  */
 /**
