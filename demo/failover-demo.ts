@@ -3,6 +3,7 @@
 // sealos's arguments, a kubelet-like client talking to the VIP, and a script of faults. It prints
 // the kernel's table, the client's success rate and each measured failover as it happens.
 import { Cluster, type Master, waitFor } from '../test/kernel/lib/cluster.ts';
+import { type FaultStart, summarizeRequests } from './summary.ts';
 
 const started = Date.now();
 const stamp = (): string => `+${((Date.now() - started) / 1000).toFixed(1).padStart(5)}s`;
@@ -22,13 +23,13 @@ interface Measured {
   fault: string;
   removedMs: number;
   clientBackMs: number | undefined;
-  failedRequests: number;
 }
 
 async function main(): Promise<void> {
   say('building a worker and three masters (network namespaces on a bridge)...');
   const cluster = await Cluster.create();
   const results: Measured[] = [];
+  const faultStarts: FaultStart[] = [];
   try {
     say(`masters: ${cluster.masters.map((m) => `${m.name} ${m.endpoint}`).join(', ')}; worker ${cluster.workerIp}; VIP ${cluster.vs}`);
     say(`starting: lvscare ${cluster.sealosArgs().join(' ')}`);
@@ -63,16 +64,16 @@ async function main(): Promise<void> {
     const trial = async (fault: string, inject: (m: Master) => Promise<void>, restore: (m: Master) => Promise<void>): Promise<void> => {
       const victim = connectedTo();
       say(`>>> ${fault}: ${victim.name} (the master the client is connected to)`);
+      faultStarts.push({ fault, at: Date.now() });
       await inject(victim);
       // Every injection resolves once the fault is in effect; time counts from there.
       const at = Date.now();
       const removedMs = await waitFor(() => !(victim.endpoint in cluster.weights()), 60_000, `${victim.name} to leave the table`, undefined, 5);
       const back = await client.waitForSuccesses(1, at, 60_000).catch(() => []);
       const first = back.find((r) => r.ok);
-      const failedRequests = client.records().filter((r) => r.t >= at && !r.ok && (first === undefined || r.t <= first.t)).length;
       const clientBackMs = first ? first.t + first.ms - at : undefined;
-      results.push({ fault, removedMs, clientBackMs, failedRequests });
-      say(`<<< ${victim.name} out of the table ${removedMs.toFixed(0)} ms after the fault; client served again after ${clientBackMs ?? '?'} ms (${failedRequests} failed request(s))`);
+      results.push({ fault, removedMs, clientBackMs });
+      say(`<<< ${victim.name} out of the table ${removedMs.toFixed(0)} ms after the fault; client served again after ${clientBackMs ?? '?'} ms`);
       await new Promise((resolve) => setTimeout(resolve, 3000));
       say(`restoring ${victim.name}`);
       await restore(victim);
@@ -88,20 +89,28 @@ async function main(): Promise<void> {
     await trial('/healthz slower than the probe timeout', (m) => m.setHealth('slow/3000'), (m) => m.setHealth('ok'));
     say('>>> the table is flushed behind the daemon (what kube-proxy cleanup does): ipvsadm --clear');
     const flushedAt = Date.now();
+    faultStarts.push({ fault: 'table flushed', at: flushedAt });
     await cluster.worker.netns.exec(['ipvsadm', '--clear']);
     const restoredMs = await waitFor(() => Object.keys(cluster.weights()).length === 3, 60_000, 'restore', undefined, 5);
     say(`<<< restored ${restoredMs.toFixed(0)} ms after the flush`);
     clearInterval(status);
     showDaemonLog();
 
-    const total = client.records();
+    await client.stop();
+    const summary = summarizeRequests(client.records(), faultStarts);
+    const failedIn = (fault: string): string => {
+      const row = summary.rows.find((r) => r.fault === fault);
+      return row ? `${row.failed} of ${row.requests}` : '-';
+    };
     process.stdout.write('\nsummary (this run, inside a qemu TCG VM: timings are slower than on real hardware)\n');
+    process.stdout.write('failed requests count from the fault\'s injection to the next fault\'s (restore included)\n');
     process.stdout.write('fault                                    removed from table   client served again   failed requests\n');
     for (const r of results) {
-      process.stdout.write(`${r.fault.padEnd(40)} ${`${r.removedMs.toFixed(0)} ms`.padStart(18)}   ${`${r.clientBackMs ?? '?'} ms`.padStart(19)}   ${String(r.failedRequests).padStart(15)}\n`);
+      process.stdout.write(`${r.fault.padEnd(40)} ${`${r.removedMs.toFixed(0)} ms`.padStart(18)}   ${`${r.clientBackMs ?? '?'} ms`.padStart(19)}   ${failedIn(r.fault).padStart(15)}\n`);
     }
-    process.stdout.write(`table flushed: restored after ${restoredMs.toFixed(0)} ms (${Date.now() - flushedAt} ms ago)\n`);
-    process.stdout.write(`client: ${total.filter((r) => r.ok).length} of ${total.length} requests through the VIP succeeded\n`);
+    process.stdout.write(`${'table flushed (restored)'.padEnd(40)} ${`${restoredMs.toFixed(0)} ms`.padStart(18)}   ${'-'.padStart(19)}   ${failedIn('table flushed').padStart(15)}\n`);
+    process.stdout.write(`before the first fault: ${summary.before.failed} of ${summary.before.requests} failed\n`);
+    process.stdout.write(`client: ${summary.requests - summary.failed} of ${summary.requests} requests through the VIP succeeded (${summary.failed} failed, each counted in one row above)\n`);
   } finally {
     await cluster.destroy();
   }

@@ -6,13 +6,22 @@
 import { type Endpoint, formatEndpoint } from "./address.ts";
 import { systemClock, type Clock } from "./clock.ts";
 import type { CareConfig } from "./config.ts";
-import { CareController, type ControllerOutput, type HealthTransition, type ProbeRole } from "./controller/controller.ts";
+import {
+  type CancelReason,
+  CareController,
+  type ControllerOutput,
+  type HealthTransition,
+  type InconclusiveProbe,
+  type ProbeRole,
+} from "./controller/controller.ts";
+import { LoopStallLog } from "./controller/loop-stall.ts";
 import { describeOp } from "./dataplane/ops.ts";
 import type { Dataplane, Ruler } from "./dataplane/types.ts";
 import { desiredState } from "./desired-state.ts";
 import { applySysctls, describeRuler } from "./host-setup.ts";
 import type { Logger } from "./log.ts";
 import { RepeatLimiter } from "./log-limiter.ts";
+import { sampleLoopLag } from "./loop-lag.ts";
 import type { CareMetrics } from "./metrics.ts";
 import type { Prober } from "./probe/http-prober.ts";
 import type { ProbeOutcome } from "./probe/outcome.ts";
@@ -50,6 +59,8 @@ export class CareDaemon {
   private readonly prober: Prober;
   private readonly errors: RepeatLimiter;
   private readonly running = new Map<number, RunningProbe>();
+  private readonly stalls = new LoopStallLog();
+  private stopLagSampler: (() => void) | undefined;
   private controller: CareController | undefined;
   private cancelWake: (() => void) | undefined;
   private cancelTick: (() => void) | undefined;
@@ -94,6 +105,10 @@ export class CareDaemon {
     );
     await applySysctls(this.dataplane, config, this.logger);
     await this.ensureRuler();
+    this.stopLagSampler = sampleLoopLag(this.clock, (at, lagMs, nextDueAt) => {
+      this.stalls.record(at, lagMs, nextDueAt);
+      this.metrics?.loopLag(lagMs / 1000);
+    });
     const now = this.clock.now();
     this.controller = new CareController(
       config.realServers,
@@ -107,6 +122,7 @@ export class CareDaemon {
       },
       config.allDown,
       now,
+      this.stalls,
     );
     // Health is unknown for everyone here: this pass only adopts what the kernel has, creates a
     // missing virtual server and prunes strangers; nothing of ours is removed or re-weighted.
@@ -121,6 +137,7 @@ export class CareDaemon {
     this.stopped = true;
     this.cancelWake?.();
     this.cancelTick?.();
+    this.stopLagSampler?.();
     for (const probe of this.running.values()) probe.abort.abort();
     this.running.clear();
     await this.reconcileRun;
@@ -164,6 +181,7 @@ export class CareDaemon {
       if (command.kind === "start-probe") this.startProbe(command.probeId, command.master, command.role, command.fresh);
       else this.cancelProbe(command.probeId, command.why);
     }
+    for (const probe of out.inconclusive) this.onInconclusive(probe);
     for (const transition of out.transitions) this.onTransition(transition);
     if (out.allDownChanged !== undefined) this.onAllDownChanged(out.allDownChanged);
     if (out.transitions.length > 0) void this.requestReconcile("health change");
@@ -191,7 +209,7 @@ export class CareDaemon {
     });
   }
 
-  private cancelProbe(probeId: number, why: "timeout" | "superseded"): void {
+  private cancelProbe(probeId: number, why: CancelReason): void {
     const probe = this.running.get(probeId);
     if (!probe) return;
     this.running.delete(probeId);
@@ -208,6 +226,14 @@ export class CareDaemon {
     const fields = { master: formatEndpoint(master), role, ms: Math.round(outcome.latencyMs * 10) / 10 };
     if (outcome.ok) this.logger.debug({ ...fields, status: outcome.status }, "probe ok");
     else this.logger.debug({ ...fields, reason: outcome.reason, detail: outcome.detail }, "probe failed");
+  }
+
+  private onInconclusive(probe: InconclusiveProbe): void {
+    this.metrics?.probeInconclusive(probe.master, probe.role);
+    this.logger.debug(
+      { master: formatEndpoint(probe.master), role: probe.role, windowMs: Math.round(probe.windowMs), stalledMs: Math.round(probe.stalledMs) },
+      "probe inconclusive: the daemon was stalled during its deadline",
+    );
   }
 
   private onConnectionLost(master: Endpoint, error: Error): void {

@@ -7,10 +7,10 @@ import { Command, CommanderError } from "commander";
 import { careCommand } from "./cli/care-command.ts";
 import { addCareOptions, CARE_HELP_AFTER, collectCareOptions } from "./cli/care-options.ts";
 import type { CliDeps, CliIo } from "./cli/io.ts";
-import { type StaticPodFlags, staticPodCommand } from "./cli/static-pod-command.ts";
+import type { StaticPodFlags } from "./cli/static-pod-command.ts";
 import { createKernelDataplane } from "./dataplane/index.ts";
 import { UsageError } from "./errors.ts";
-import { DEFAULT_LVSCARE_IMAGE, DEFAULT_STATIC_POD_NAME } from "./static-pod.ts";
+import { DEFAULT_LVSCARE_IMAGE, LVSCARE_STATIC_POD_NAME as DEFAULT_STATIC_POD_NAME } from "@lvscare/contracts/names";
 import { VERSION } from "./version.ts";
 import { versionInfo } from "./build-info.ts";
 
@@ -69,7 +69,9 @@ export async function main(argv: readonly string[], io: CliIo, deps: CliDeps): P
     .option("--path <dir>", "manifest directory", DEFAULT_MANIFEST_DIR)
     .option("--print", "print the manifest instead of writing it")
     .option("--options <arg>", "extra `lvscare care` argument, repeatable, e.g. --options=--mode --options=link", collectList)
-    .action((options: StaticPodFlags) => {
+    .action(async (options: StaticPodFlags) => {
+      // Lazily: the manifest brings the YAML library, which the daemon never needs (resident memory).
+      const { staticPodCommand } = await import("./cli/static-pod-command.ts");
       staticPodCommand(options, io);
     });
 

@@ -9,6 +9,7 @@ import type { Health } from "./controller/health.ts";
 import type { FailureReason } from "./probe/outcome.ts";
 
 const PROBE_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+const LAG_BUCKETS = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5];
 const DATAPLANE_BUCKETS = [0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.05, 0.25, 1];
 
 export class CareMetrics {
@@ -18,6 +19,8 @@ export class CareMetrics {
   private readonly transitions: Counter<"master" | "to">;
   private readonly probes: Counter<"master" | "role" | "result">;
   private readonly probeDuration: Histogram<"master" | "result">;
+  private readonly probesInconclusive: Counter<"master" | "role">;
+  private readonly eventLoopLag: Histogram;
   private readonly reconciles: Counter;
   private readonly reconcileErrors: Counter;
   private readonly dataplaneOps: Histogram<"operation" | "result">;
@@ -55,6 +58,18 @@ export class CareMetrics {
       help: "Health probe latency (answered probes; timeouts count at the timeout)",
       labelNames: ["master", "result"],
       buckets: PROBE_BUCKETS,
+      registers,
+    });
+    this.probesInconclusive = new Counter({
+      name: "lvscare_probe_inconclusive_total",
+      help: "Probe timeouts not counted as failures because the daemon's event loop was stalled during the deadline",
+      labelNames: ["master", "role"],
+      registers,
+    });
+    this.eventLoopLag = new Histogram({
+      name: "lvscare_event_loop_lag_seconds",
+      help: "How late the daemon's lag-sampling timer fired (time the daemon did not run: CPU quota, busy node, GC)",
+      buckets: LAG_BUCKETS,
       registers,
     });
     this.reconciles = new Counter({ name: "lvscare_reconciles_total", help: "Reconcile passes", registers });
@@ -101,6 +116,14 @@ export class CareMetrics {
     const label = formatEndpoint(master);
     this.probes.inc({ master: label, role, result });
     this.probeDuration.observe({ master: label, result }, seconds);
+  }
+
+  probeInconclusive(master: Endpoint, role: string): void {
+    this.probesInconclusive.inc({ master: formatEndpoint(master), role });
+  }
+
+  loopLag(seconds: number): void {
+    this.eventLoopLag.observe(seconds);
   }
 
   reconciled(destinations: number): void {

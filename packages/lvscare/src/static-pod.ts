@@ -18,12 +18,22 @@ export { DEFAULT_LVSCARE_IMAGE } from "@lvscare/contracts/names";
  */
 export const POD_TMPDIR = "/tmp";
 /**
- * Measured (bench/dist-rss.ts, BENCHMARKS.md): the executable with three masters holds 96 MiB
- * resident, 103 MiB at its peak; one probe per second per master costs under 2% of a core. The
+ * Measured (bench/dist-rss.ts, BENCHMARKS.md): the executable with three masters holds 91 MiB
+ * resident, 100 MiB at its peak (since prom-client and yaml load only when used; 96/103 before); one probe per second per master costs under 2% of a core. The
  * request is what it uses; the limit leaves 2.5 times the peak for load (more masters, TLS
- * renegotiation, GC) and restarts a daemon that leaks, which leaves the IPVS rules in place. No
+ * renegotiation, GC) and restarts a daemon that leaks, which leaves the IPVS rules in place; with
+ * the heap capped (POD_NODE_OPTIONS) the RSS is bounded near bare Node + code + 64 MiB + the young
+ * generation, under the limit. No
  * CPU limit: a CFS quota delays probes until healthy masters look dead (issue 8, section 4).
  */
+/**
+ * The V8 heap cap, through NODE_OPTIONS (the single executable honours it, and it stays visible
+ * and adjustable in the manifest without a rebuild). The daemon's live heap is a few MiB; 64 MiB
+ * of old space lets it grow tenfold before V8 stops it, well inside the memory limit, so a leak
+ * ends in a restart (the IPVS rules stay) rather than in the node's OOM killer choosing a victim.
+ */
+export const POD_NODE_OPTIONS = "--max-old-space-size=64";
+
 export const POD_RESOURCES = {
   limits: { memory: "256Mi" },
   requests: { cpu: "20m", memory: "100Mi" },
@@ -79,7 +89,11 @@ export function renderLvscareStaticPod(opts: LvscareStaticPodOptions): string {
     args,
     command: [LVSCARE_COMMAND],
   };
-  container["env"] = [...(opts.nodeIp === undefined ? [] : [{ name: "LVSCARE_NODE_IP", value: opts.nodeIp }]), { name: TMPDIR_VARIABLE, value: POD_TMPDIR }];
+  container["env"] = [
+    ...(opts.nodeIp === undefined ? [] : [{ name: "LVSCARE_NODE_IP", value: opts.nodeIp }]),
+    { name: "NODE_OPTIONS", value: POD_NODE_OPTIONS },
+    { name: TMPDIR_VARIABLE, value: POD_TMPDIR },
+  ];
   container["image"] = image;
   container["imagePullPolicy"] = "IfNotPresent";
   if (metricsAddr !== undefined) container["livenessProbe"] = livenessProbe(metricsAddr);

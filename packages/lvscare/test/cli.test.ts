@@ -156,7 +156,11 @@ describe("lvscare static-pod", () => {
     const pod = parse(result.stdout) as { metadata: { name: string }; spec: { containers: Array<{ args: string[]; env: unknown }> } };
     assert.equal(pod.metadata.name, "kube-sealos-lvscare");
     assert.deepEqual(pod.spec.containers[0]?.args, ["care", "--vs", "10.103.97.2:6443", "--health-path", "/healthz", "--health-schem", "https", "--rs", "192.168.0.2:6443", "--rs", "192.168.0.3:6443"]);
-    assert.deepEqual(pod.spec.containers[0]?.env, [{ name: "LVSCARE_NODE_IP", value: "192.168.0.10" }, { name: "LVSCARE_TMPDIR", value: "/tmp" }]);
+    assert.deepEqual(pod.spec.containers[0]?.env, [
+      { name: "LVSCARE_NODE_IP", value: "192.168.0.10" },
+      { name: "NODE_OPTIONS", value: "--max-old-space-size=64" },
+      { name: "LVSCARE_TMPDIR", value: "/tmp" },
+    ]);
   });
 
   it("writes it atomically into --path, liveness probe included with metrics", () => {

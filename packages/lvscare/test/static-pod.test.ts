@@ -54,11 +54,12 @@ spec:
 status: {}
 `;
 
-// Ours: sealos's pod plus resources (measured, see POD_RESOURCES), LVSCARE_TMPDIR and the tmpfs
-// emptyDir it names (where the single-file executable unpacks koffi's native module).
+// Ours: sealos's pod plus resources (measured, see POD_RESOURCES), the V8 heap cap in NODE_OPTIONS,
+// LVSCARE_TMPDIR and the tmpfs emptyDir it names (where the single-file executable unpacks koffi's
+// native module).
 const OUR_MANIFEST = SEALOS_MANIFEST.replace(
   "      value: 192.168.0.10\n",
-  "      value: 192.168.0.10\n    - name: LVSCARE_TMPDIR\n      value: /tmp\n",
+  "      value: 192.168.0.10\n    - name: NODE_OPTIONS\n      value: --max-old-space-size=64\n    - name: LVSCARE_TMPDIR\n      value: /tmp\n",
 )
   .replace("    resources: {}\n", "    resources:\n      limits:\n        memory: 256Mi\n      requests:\n        cpu: 20m\n        memory: 100Mi\n")
   .replace("      readOnly: true\n", "      readOnly: true\n    - mountPath: /tmp\n      name: tmp\n")
@@ -68,7 +69,7 @@ const OUR_MANIFEST = SEALOS_MANIFEST.replace(
 function withoutOurAdditions(yamlText: string): Record<string, unknown> {
   const pod = parse(yamlText) as { spec: { containers: Array<Record<string, unknown>>; volumes: Array<{ name: string }> } };
   const c = pod.spec.containers[0]!;
-  const env = (c["env"] as Array<{ name: string }>).filter((e) => e.name !== "LVSCARE_TMPDIR");
+  const env = (c["env"] as Array<{ name: string }>).filter((e) => e.name !== "LVSCARE_TMPDIR" && e.name !== "NODE_OPTIONS");
   if (env.length > 0) c["env"] = env;
   else delete c["env"];
   c["resources"] = {};

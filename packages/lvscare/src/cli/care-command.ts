@@ -9,7 +9,7 @@ import type { Dataplane } from "../dataplane/types.ts";
 import { UsageError } from "../errors.ts";
 import { rulerFor } from "../host-setup.ts";
 import { createLogger } from "../log.ts";
-import { CareMetrics } from "../metrics.ts";
+import type { CareMetrics } from "../metrics.ts";
 import { clean, runOnce } from "../one-shot.ts";
 import { HttpProber } from "../probe/http-prober.ts";
 import { VERSION } from "../version.ts";
@@ -27,7 +27,9 @@ export async function careCommand(raw: RawCareOptions, io: CliIo, deps: CliDeps)
   });
   // -C removes the ruler by its identity (rulerTargetFor); only the loop and --run-once create one.
   const ruler = config.clean ? undefined : rulerFor(config, gateway);
-  const metrics = config.metricsAddr && !config.clean && !config.runOnce ? new CareMetrics(config.realServers) : undefined;
+  // Lazily: prom-client is a fifth of the daemon's resident memory, and only --metrics-addr uses it.
+  const metrics =
+    config.metricsAddr && !config.clean && !config.runOnce ? new (await import("../metrics.ts")).CareMetrics(config.realServers) : undefined;
   const createProber = (onConnectionLost: (master: Endpoint, error: Error) => void): HttpProber =>
     new HttpProber({
       health: config.health,

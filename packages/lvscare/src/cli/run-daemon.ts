@@ -8,7 +8,7 @@ import { CareDaemon } from "../care.ts";
 import type { CareConfig } from "../config.ts";
 import type { Dataplane, Ruler } from "../dataplane/types.ts";
 import type { Logger } from "../log.ts";
-import { type CareMetrics, startMetricsServer } from "../metrics.ts";
+import type { CareMetrics } from "../metrics.ts";
 import type { Prober } from "../probe/http-prober.ts";
 import type { CliDeps } from "./io.ts";
 
@@ -25,6 +25,7 @@ export async function runDaemon(config: CareConfig, parts: DaemonParts, deps: Cl
   const daemon = new CareDaemon({ config, ...parts });
   let server: Server | undefined;
   if (metrics && config.metricsAddr) {
+    const { startMetricsServer } = await import("../metrics.ts");
     server = await startMetricsServer(config.metricsAddr, metrics, { healthy: () => daemon.healthy(), ready: () => daemon.ready() });
     const address = server.address();
     logger.info({ addr: typeof address === "object" && address ? `${address.address}:${address.port}` : String(address) }, "metrics server listening");

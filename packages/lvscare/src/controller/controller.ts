@@ -18,12 +18,21 @@
  * - While a master's health is unknown (start-up) its probes get the longer first-contact
  *   deadline and no hedge: a cold process's first handshakes are slow, and until the verdict the
  *   kernel's table is left as it is, so waiting costs nothing and a restart removes nothing.
+ * - A deadline counts daemon time, not wall time: when the event loop was stalled during a
+ *   probe's window (see loop-stall.ts), the deadline moves by the stalled time, up to
+ *   MAX_WINDOW_FACTOR x the timeout; a probe still unanswered then, without the daemon having run
+ *   for its whole timeout, is inconclusive: neither success nor failure. A refused connection,
+ *   a reset, a TLS error or an unhealthy status stays evidence however starved the daemon is.
  */
 import { type Endpoint, formatEndpoint } from "../address.ts";
 import type { AllDownPolicy } from "../config.ts";
 import type { ProbeOutcome } from "../probe/outcome.ts";
 import { type DesiredDestinations, desiredDestinations, type MasterHealth } from "./desired.ts";
 import { type Health, HealthTracker } from "./health.ts";
+import { LoopStallLog, STALL_NOISE_MS } from "./loop-stall.ts";
+
+/** A starved daemon waits at most this many timeouts (wall time) for a probe before giving up on it. */
+export const MAX_WINDOW_FACTOR = 3;
 
 export interface ControllerTiming {
   readonly intervalMs: number;
@@ -46,8 +55,23 @@ export type ControllerCommand =
       /** true: open a new connection instead of reusing the kept-alive one. */
       readonly fresh: boolean;
     }
-  /** The probe's answer no longer matters: its deadline passed (counted as a timeout failure) or its round already succeeded. */
-  | { readonly kind: "cancel-probe"; readonly probeId: number; readonly master: Endpoint; readonly why: "timeout" | "superseded" };
+  /**
+   * The probe's answer no longer matters: its deadline passed (counted as a timeout failure), its
+   * round already succeeded, or the daemon was stalled too long to judge it (inconclusive).
+   */
+  | { readonly kind: "cancel-probe"; readonly probeId: number; readonly master: Endpoint; readonly why: CancelReason };
+
+export type CancelReason = "timeout" | "superseded" | "inconclusive";
+
+/** A timeout that proved nothing: the daemon was not running for the probe's whole deadline. */
+export interface InconclusiveProbe {
+  readonly master: Endpoint;
+  readonly role: ProbeRole;
+  /** Wall time from the probe's start to the verdict. */
+  readonly windowMs: number;
+  /** Part of the window the event loop was stalled. */
+  readonly stalledMs: number;
+}
 
 export interface HealthTransition {
   readonly master: Endpoint;
@@ -61,6 +85,7 @@ export interface HealthTransition {
 export interface ControllerOutput {
   readonly commands: ControllerCommand[];
   readonly transitions: HealthTransition[];
+  readonly inconclusive: InconclusiveProbe[];
   /** Set when "every master is down" turned on (true) or off (false) in this step. */
   allDownChanged: boolean | undefined;
 }
@@ -68,7 +93,9 @@ export interface ControllerOutput {
 interface InFlightProbe {
   readonly id: number;
   readonly role: ProbeRole;
-  readonly deadline: number;
+  readonly startedAt: number;
+  /** Moves later by the time the daemon was stalled (see judgeTimeout). */
+  deadline: number;
   readonly timeoutMs: number;
   readonly slot: MasterSlot;
 }
@@ -90,12 +117,17 @@ export class CareController {
   private readonly policy: AllDownPolicy;
   private readonly slots: MasterSlot[];
   private readonly probes = new Map<number, InFlightProbe>();
+  private readonly stalls: LoopStallLog;
   private nextProbeId = 1;
   private allDown = false;
 
-  /** Every master gets its first round at `now`. */
-  constructor(masters: readonly Endpoint[], timing: ControllerTiming, policy: AllDownPolicy, now: number) {
+  /**
+   * Every master gets its first round at `now`. `stalls` is where the driver records the event
+   * loop's stalls; without it every timeout is evidence.
+   */
+  constructor(masters: readonly Endpoint[], timing: ControllerTiming, policy: AllDownPolicy, now: number, stalls = new LoopStallLog()) {
     this.timing = timing;
+    this.stalls = stalls;
     this.policy = policy;
     this.slots = masters.map((address) => ({
       address,
@@ -110,18 +142,19 @@ export class CareController {
 
   /** Time has passed: expire deadlines, launch hedges and due rounds. */
   advance(now: number): ControllerOutput {
-    const out: ControllerOutput = { commands: [], transitions: [], allDownChanged: undefined };
+    const out = emptyOutput();
     for (const slot of this.slots) this.advanceSlot(slot, now, out);
     return out;
   }
 
   /** A probe answered (or failed on its own). Unknown ids (cancelled probes) are ignored. */
   probeResult(probeId: number, outcome: ProbeOutcome, now: number): ControllerOutput {
-    const out: ControllerOutput = { commands: [], transitions: [], allDownChanged: undefined };
+    const out = emptyOutput();
     const probe = this.probes.get(probeId);
     if (probe) {
       this.forget(probe);
       if (outcome.ok) this.onSuccess(probe.slot, outcome, now, out);
+      else if (outcome.reason === "timeout" && !this.ranThroughout(probe, now, false)) this.onInconclusive(probe, now, false, out);
       else this.onFailure(probe.slot, outcome.detail, now, out);
     }
     for (const slot of this.slots) this.advanceSlot(slot, now, out);
@@ -133,7 +166,7 @@ export class CareController {
    * the master may just have died, so look now rather than at the next interval.
    */
   connectionLost(master: Endpoint, now: number): ControllerOutput {
-    const out: ControllerOutput = { commands: [], transitions: [], allDownChanged: undefined };
+    const out = emptyOutput();
     const slot = this.slotOf(master);
     if (
       slot &&
@@ -182,9 +215,12 @@ export class CareController {
   private advanceSlot(slot: MasterSlot, now: number, out: ControllerOutput): void {
     for (const probe of [...slot.inFlight.values()]) {
       if (probe.deadline > now) continue;
+      const verdict = this.judgeTimeout(probe, now);
+      if (verdict === "wait") continue;
       this.forget(probe);
-      out.commands.push({ kind: "cancel-probe", probeId: probe.id, master: slot.address, why: "timeout" });
-      this.onFailure(slot, `timeout: no answer within ${probe.timeoutMs}ms`, now, out);
+      out.commands.push({ kind: "cancel-probe", probeId: probe.id, master: slot.address, why: verdict });
+      if (verdict === "timeout") this.onFailure(slot, `timeout: no answer within ${probe.timeoutMs}ms`, now, out);
+      else this.onInconclusive(probe, now, true, out);
     }
     if (slot.hedgeAt !== undefined && now >= slot.hedgeAt) {
       slot.hedgeAt = undefined;
@@ -206,10 +242,50 @@ export class CareController {
   private startProbe(slot: MasterSlot, role: ProbeRole, now: number, out: ControllerOutput): void {
     const timeoutMs =
       slot.tracker.health === "unknown" ? Math.max(this.timing.timeoutMs, this.timing.firstContactTimeoutMs ?? 0) : this.timing.timeoutMs;
-    const probe: InFlightProbe = { id: this.nextProbeId++, role, deadline: now + timeoutMs, timeoutMs, slot };
+    const probe: InFlightProbe = { id: this.nextProbeId++, role, startedAt: now, deadline: now + timeoutMs, timeoutMs, slot };
     slot.inFlight.set(probe.id, probe);
     this.probes.set(probe.id, probe);
     out.commands.push({ kind: "start-probe", probeId: probe.id, master: slot.address, role, fresh: role === "hedge" });
+  }
+
+  /**
+   * A probe's deadline passed at `now`. Evidence when the daemon ran for the whole timeout; else
+   * the deadline moves by what the daemon still owes the probe (the answer may be unread in the
+   * socket), and after MAX_WINDOW_FACTOR x the timeout of wall time it is inconclusive.
+   */
+  private judgeTimeout(probe: InFlightProbe, now: number): "timeout" | "inconclusive" | "wait" {
+    if (this.ranThroughout(probe, now, true)) return "timeout";
+    const lastChance = probe.startedAt + probe.timeoutMs * MAX_WINDOW_FACTOR;
+    if (now >= lastChance) return "inconclusive";
+    probe.deadline = Math.min(lastChance, now + probe.timeoutMs - this.ranFor(probe, now, true));
+    return "wait";
+  }
+
+  /** Whether the daemon ran for (nearly) the probe's whole timeout between its start and `now`. */
+  private ranThroughout(probe: InFlightProbe, now: number, checkIsLate: boolean): boolean {
+    return this.ranFor(probe, now, checkIsLate) >= probe.timeoutMs - STALL_NOISE_MS;
+  }
+
+  /**
+   * Milliseconds since the probe started during which the loop was running. When the check runs
+   * on the deadline's timer, the timer's own lateness is a stall no sample may have seen yet.
+   */
+  private ranFor(probe: InFlightProbe, now: number, checkIsLate: boolean): number {
+    const late = checkIsLate && now - probe.deadline >= STALL_NOISE_MS ? [{ from: probe.deadline, to: now }] : [];
+    return now - probe.startedAt - this.stalls.stalledWithin(probe.startedAt, now, late);
+  }
+
+  private onInconclusive(probe: InFlightProbe, now: number, checkIsLate: boolean, out: ControllerOutput): void {
+    const { slot } = probe;
+    out.inconclusive.push({
+      master: slot.address,
+      role: probe.role,
+      windowMs: now - probe.startedAt,
+      stalledMs: now - probe.startedAt - this.ranFor(probe, now, checkIsLate),
+    });
+    if (slot.inFlight.size > 0) return; // the round's other probe may still answer
+    slot.hedgeAt = undefined;
+    slot.nextRoundAt = Math.max(slot.roundStartedAt + this.timing.intervalMs, now);
   }
 
   private forget(probe: InFlightProbe): void {
@@ -261,4 +337,8 @@ export class CareController {
     const key = formatEndpoint(master);
     return this.slots.find((slot) => formatEndpoint(slot.address) === key);
   }
+}
+
+function emptyOutput(): ControllerOutput {
+  return { commands: [], transitions: [], inconclusive: [], allDownChanged: undefined };
 }

@@ -10,8 +10,11 @@ import {
   type ControllerOutput,
   type ControllerTiming,
   type HealthTransition,
+  type InconclusiveProbe,
   type ProbeRole,
 } from "../../src/controller/controller.ts";
+import { LoopStallLog } from "../../src/controller/loop-stall.ts";
+import { LOOP_LAG_SAMPLE_MS } from "../../src/loop-lag.ts";
 import type { ProbeOutcome } from "../../src/probe/outcome.ts";
 import { FIRST_CONTACT_TIMEOUT_MS } from "../../src/config.ts";
 
@@ -56,20 +59,29 @@ export class Simulation {
   readonly attempts: ProbeAttempt[] = [];
   readonly allDownChanges: Array<{ at: number; allDown: boolean }> = [];
   readonly cancelled: number[] = [];
+  readonly inconclusive: InconclusiveProbe[] = [];
   now = 0;
   private readonly behaviours = new Map<string, Behaviour>();
   private readonly sent = new Map<string, number>();
   private pending: Array<{ at: number; probeId: number; outcome: ProbeOutcome }> = [];
   private events: Array<{ at: number; run: () => void }> = [];
+  /** Windows during which the daemon does not run (sorted, disjoint). */
+  private stallWindows: Array<{ from: number; to: number }> = [];
+  private readonly stalls: LoopStallLog | undefined;
+  /** The daemon's lag sampler (LOOP_LAG_SAMPLE_MS), modelled as one more timer. */
+  private nextSampleAt = LOOP_LAG_SAMPLE_MS;
 
   constructor(
     masters: Record<string, Behaviour>,
     timing: ControllerTiming = DEFAULT_TIMING,
     policy: AllDownPolicy = "keep",
+    /** false: the controller is not told about stalls (how the daemon behaved before it measured them). */
+    measureStalls = true,
   ) {
     const endpoints = Object.keys(masters).map((m) => parseEndpoint(m, "master"));
     for (const [master, behaviour] of Object.entries(masters)) this.behaviours.set(master, behaviour);
-    this.controller = new CareController(endpoints, timing, policy, 0);
+    this.stalls = measureStalls ? new LoopStallLog() : undefined;
+    this.controller = new CareController(endpoints, timing, policy, 0, this.stalls);
     this.absorb(this.controller.advance(0));
   }
 
@@ -83,6 +95,16 @@ export class Simulation {
     this.schedule(at, () => this.absorb(this.controller.connectionLost(parseEndpoint(master, "master"), this.now)));
   }
 
+  /**
+   * The daemon gets no CPU during [from, to): its timers and socket reads wait until `to`, where
+   * (as in Node) expired timers run before I/O, and the controller's deadline timer before the
+   * lag sampler's (the worse order: the stall is not reported yet when the deadline is judged).
+   */
+  starve(from: number, to: number): void {
+    this.stallWindows.push({ from, to });
+    this.stallWindows.sort((a, b) => a.from - b.from);
+  }
+
   schedule(at: number, run: () => void): void {
     this.events.push({ at, run });
     this.events.sort((a, b) => a.at - b.at);
@@ -93,17 +115,23 @@ export class Simulation {
       const wake = this.controller.nextWakeAt();
       const nextAnswer = this.pending.reduce((min, p) => Math.min(min, p.at), Number.POSITIVE_INFINITY);
       const nextEvent = this.events[0]?.at ?? Number.POSITIVE_INFINITY;
-      const next = Math.min(wake ?? Number.POSITIVE_INFINITY, nextAnswer, nextEvent);
+      const wakeAt = this.resumeAt(wake ?? Number.POSITIVE_INFINITY);
+      const answerAt = this.resumeAt(nextAnswer);
+      const reportAt = this.stalls ? this.resumeAt(this.nextSampleAt) : Number.POSITIVE_INFINITY;
+      const next = Math.min(wakeAt, answerAt, nextEvent, reportAt);
       if (next > end) break;
       this.now = Math.max(this.now, next);
       if (nextEvent === next) {
         this.events.shift()?.run();
-      } else if (nextAnswer === next) {
-        const index = this.pending.findIndex((p) => p.at === next);
+      } else if (wakeAt === next) {
+        this.absorb(this.controller.advance(this.now));
+      } else if (reportAt === next) {
+        this.stalls?.record(this.now, this.now - this.nextSampleAt, this.now + LOOP_LAG_SAMPLE_MS);
+        this.nextSampleAt = this.now + LOOP_LAG_SAMPLE_MS;
+      } else {
+        const index = this.pending.findIndex((p) => p.at === nextAnswer);
         const [answer] = this.pending.splice(index, 1);
         if (answer) this.absorb(this.controller.probeResult(answer.probeId, answer.outcome, this.now));
-      } else {
-        this.absorb(this.controller.advance(this.now));
       }
     }
     this.now = end;
@@ -122,8 +150,18 @@ export class Simulation {
     return this.attempts.filter((a) => a.master === master && a.at >= from && a.at < to);
   }
 
+  /** When the daemon, wanting to run at `t`, actually runs. */
+  private resumeAt(t: number): number {
+    for (const window of this.stallWindows) {
+      if (window.from > t) break;
+      if (t < window.to) return window.to;
+    }
+    return t;
+  }
+
   private absorb(out: ControllerOutput): void {
     this.transitions.push(...out.transitions);
+    this.inconclusive.push(...out.inconclusive);
     if (out.allDownChanged !== undefined) this.allDownChanges.push({ at: this.now, allDown: out.allDownChanged });
     for (const command of out.commands) {
       if (command.kind === "cancel-probe") {
