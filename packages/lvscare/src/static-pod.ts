@@ -99,7 +99,9 @@ export function renderLvscareStaticPod(opts: LvscareStaticPodOptions): string {
   if (metricsAddr !== undefined) container["livenessProbe"] = livenessProbe(metricsAddr);
   container["name"] = name;
   container["resources"] = { limits: { ...POD_RESOURCES.limits }, requests: { ...POD_RESOURCES.requests } };
-  container["securityContext"] = { privileged: true };
+  // Read-only root: the daemon writes only to the pod's /tmp (koffi's module); proven with runc and
+  // crun in test/kernel/lvscare-container.kernel.ts.
+  container["securityContext"] = { privileged: true, readOnlyRootFilesystem: true };
   container["volumeMounts"] = [
     { mountPath: "/lib/modules", name: "lib-modules", readOnly: true },
     { mountPath: POD_TMPDIR, name: "tmp" },

@@ -55,13 +55,14 @@ status: {}
 `;
 
 // Ours: sealos's pod plus resources (measured, see POD_RESOURCES), the V8 heap cap in NODE_OPTIONS,
-// LVSCARE_TMPDIR and the tmpfs emptyDir it names (where the single-file executable unpacks koffi's
+// a read-only root filesystem, LVSCARE_TMPDIR and the tmpfs emptyDir it names (where the single-file executable unpacks koffi's
 // native module).
 const OUR_MANIFEST = SEALOS_MANIFEST.replace(
   "      value: 192.168.0.10\n",
   "      value: 192.168.0.10\n    - name: NODE_OPTIONS\n      value: --max-old-space-size=64\n    - name: LVSCARE_TMPDIR\n      value: /tmp\n",
 )
   .replace("    resources: {}\n", "    resources:\n      limits:\n        memory: 256Mi\n      requests:\n        cpu: 20m\n        memory: 100Mi\n")
+  .replace("      privileged: true\n", "      privileged: true\n      readOnlyRootFilesystem: true\n")
   .replace("      readOnly: true\n", "      readOnly: true\n    - mountPath: /tmp\n      name: tmp\n")
   .replace("    name: lib-modules\nstatus", "    name: lib-modules\n  - emptyDir:\n      medium: Memory\n      sizeLimit: 16Mi\n    name: tmp\nstatus");
 
@@ -73,6 +74,7 @@ function withoutOurAdditions(yamlText: string): Record<string, unknown> {
   if (env.length > 0) c["env"] = env;
   else delete c["env"];
   c["resources"] = {};
+  c["securityContext"] = { privileged: true };
   c["volumeMounts"] = (c["volumeMounts"] as Array<{ name: string }>).filter((m) => m.name !== "tmp");
   pod.spec.volumes = pod.spec.volumes.filter((v) => v.name !== "tmp");
   return pod as unknown as Record<string, unknown>;
