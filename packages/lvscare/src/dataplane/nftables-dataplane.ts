@@ -152,7 +152,7 @@ export class NftablesDataplane implements Dataplane {
   }
 
   /** Removes our tables (both families) and nothing else; absent ones are fine. */
-  async removeTables(): Promise<void> {
+  async removeOwnTables(): Promise<void> {
     this.masquerade = [];
     await this.backend.remove();
   }
