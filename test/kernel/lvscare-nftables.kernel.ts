@@ -4,6 +4,7 @@
 // IPVS dataplane's of the same name), a master on the worker itself reachable through the VIP.
 import assert from 'node:assert/strict';
 import { after, test } from 'node:test';
+import { waitForAnswersFromEvery } from './lib/answers.ts';
 import { Cluster, waitFor } from './lib/cluster.ts';
 
 const CHANGE_MS = 20_000;

@@ -271,13 +271,18 @@ export class Cluster {
     }
   }
 
-  /** The nftables dataplane's destinations of our VIP (from its weights map), undefined without the VIP's rule. */
-  private nftDestinations(): DestinationRow[] | undefined {
+  /** endpoint -> weight of the nftables dataplane's VIP `vs` (default ours), {} without it. */
+  nftWeights(vs = this.vs): Record<string, number> {
+    return Object.fromEntries((this.nftDestinations(vs) ?? []).map((d) => [d.endpoint, d.weight]));
+  }
+
+  /** The nftables dataplane's destinations of a VIP (from its weights map), undefined without the VIP's rule. */
+  private nftDestinations(vs = this.vs): DestinationRow[] | undefined {
     const items = this.nftListing()?.nftables ?? [];
-    if (!items.some((item) => item.rule?.comment?.startsWith(`lvscare vip=${this.vs} `))) return undefined;
+    if (!items.some((item) => item.rule?.comment?.startsWith(`lvscare vip=${vs} `))) return undefined;
     const elements = items.find((item) => item.map?.name === 'weights')?.map?.elem ?? [];
     return elements
-      .filter(([key]) => hostPort(key.concat[0], key.concat[1]) === this.vs)
+      .filter(([key]) => hostPort(key.concat[0], key.concat[1]) === vs)
       .map(([key, weight]) => ({ endpoint: hostPort(key.concat[2], key.concat[3]), weight, activeConns: 0, inactiveConns: 0 }))
       .sort((a, b) => a.endpoint.localeCompare(b.endpoint));
   }
