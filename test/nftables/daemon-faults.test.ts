@@ -159,7 +159,7 @@ describe('lvscare care --dataplane nftables: faults of a control plane (IPv4, ro
     await cluster.stopProcesses();
     const before = (await cluster.worker.netns.exec(['nft', '-a', 'list', 'ruleset'])).stdout;
     daemon = cluster.startDaemon();
-    await waitFor(() => /master \S+ up|healthy|all masters/i.test(daemon.output()) && (daemon.output().match(/up/g) ?? []).length >= 3, CHANGE_MS, 'the new daemon to see every master', describeState);
+    await waitFor(() => (daemon.output().match(/master \S+ up: in rotation/g) ?? []).length >= 3, CHANGE_MS, 'the new daemon to see every master up', describeState);
     // A few intervals of the new daemon's loop.
     await new Promise((resolve) => setTimeout(resolve, 3_000));
     const afterwards = (await cluster.worker.netns.exec(['nft', '-a', 'list', 'ruleset'])).stdout;
