@@ -29,8 +29,7 @@ test('link mode: the VIP on a dummy interface, masquerade in our own table, a ma
   assert.match((await cluster.worker.netns.exec(['ip', '-d', 'link', 'show', 'dev', 'lvscare'])).stdout, /dummy/);
   const table = (await cluster.worker.netns.exec(['nft', 'list', 'table', 'ip', 'lvscare'])).stdout;
   assert.match(table, /masquerade comment "lvscare masquerade=/);
-  const client = cluster.startClient(20);
-  await waitFor(() => new Set(client.records().filter((r) => r.ok).map((r) => r.who)).size === 2, 60_000, 'answers from the local and the remote master', () => JSON.stringify(client.records().slice(-5)));
+  await waitForAnswersFromEvery(cluster, masters, 'answers from the local master and the remote one through the VIP');
   // A flush takes the masquerade too; it comes back with the table, not a minute later.
   await cluster.worker.netns.exec(['nft', 'flush', 'ruleset']);
   await waitFor(async () => /masquerade/.test((await cluster.worker.netns.exec(['nft', 'list', 'ruleset'])).stdout), CHANGE_MS, 'the masquerade restored');
