@@ -75,7 +75,9 @@ export async function measureConnectSetup(bed: Testbed, count: number, progress:
       samples[pathName].push(...out.connectUs);
       errors[pathName] += out.errors;
     }
-    progress(`connect setup: block ${block + 1}/${blocks} done`);
+    // Running medians in the progress log: a run cut short by its time limit still says something.
+    const p50 = (name: Path): string => `${name} ${percentile(samples[name], 50).toFixed(0)} us`;
+    progress(`connect setup: block ${block + 1}/${blocks} done; p50 so far: ${p50('ipvs')}, ${p50('nftables')}, ${p50('direct')}`);
   }
   const figures = (name: Path): ConnectFigures => {
     const values = samples[name];
