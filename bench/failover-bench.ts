@@ -4,6 +4,10 @@
 //   failover  per fault (SIGKILLed master; blackholed master) and system, N trials, interleaved so
 //             machine noise hits both alike: fault -> out of rotation, fault -> the client's first
 //             success, where the victim is the master the client's connection is on;
+//   dataplanes IPVS against nftables (a second daemon with --dataplane nftables on a VIP of its own;
+//             its trials above are the "nftables" system): connection setup cost through each VIP,
+//             each daemon's dataplane call latency, the VIP's downtime during a simulated
+//             kube-proxy restart (bench/lib/dataplane-compare.ts);
 //   soak      one master flapping for M minutes: a healthy master is never removed or quiesced
 //             (table sampled every 20 ms); the daemon's RSS and CPU every minute.
 // Prints tables, then one JSON line ({"bench":"failover",...}) with every figure and every trial.
@@ -20,19 +24,20 @@ import { spawnSync } from 'node:child_process';
 import { calibrate, type Calibration } from './lib/calibrate.ts';
 import { FAULTS, type Fault, runTrial, SYSTEMS, type System, type TrialLimits, type TrialResult } from './lib/failover-trial.ts';
 import { faultTable, type FaultFigures, figuresFor, trialLine } from './lib/failover-report.ts';
+import { comparisonText, type DataplaneComparison, measureConnectSetup, measureKubeProxyRestarts, measureUpdates } from './lib/dataplane-compare.ts';
 import { HAPROXY_BIN } from './lib/haproxy.ts';
 import { runSoak, type SoakResult } from './lib/soak.ts';
 import { jsonNumber } from './lib/stats.ts';
 import { measureSteadyCost, probeRateVerdict, type SteadyCost } from './lib/steady-cost.ts';
 import { Testbed } from './lib/testbed.ts';
 
-const PARTS = ['steady', 'failover', 'soak'] as const;
+const PARTS = ['steady', 'failover', 'dataplanes', 'soak'] as const;
 type Part = (typeof PARTS)[number];
 
-const USAGE = `usage: failover-bench.ts [--trials N] [--faults kill,blackhole] [--systems lvscare,haproxy]
-       [--parts steady,failover,soak] [--soak-minutes M] [--steady-seconds S] [--seed N]
+const USAGE = `usage: failover-bench.ts [--trials N] [--faults kill,blackhole] [--systems lvscare,nftables,haproxy]
+       [--parts steady,failover,dataplanes,soak] [--connections N] [--restarts N] [--soak-minutes M] [--steady-seconds S] [--seed N]
        [--min-phase-ms MS] [--max-phase-ms MS] [--client-interval-ms MS] [--client-timeout-ms MS] [--daemon-debug] [--dry-run]
-  defaults: 20 trials per fault and system, all parts, a 20-minute soak, a 60-second steady period,
+  defaults: 20 trials per fault and system, all parts, 10000 connections per path, 10 kube-proxy restarts, a 20-minute soak, a 60-second steady period,
   flapper phases 400-6000 ms, the client sends a request every 50 ms with a 1000 ms timeout.
   --daemon-debug: diagnostics, not figures: the daemon logs every probe (--logger DEBG), kept per lvscare trial.
   --dry-run: check the options, print them as JSON, touch nothing.
@@ -45,6 +50,8 @@ export interface Options {
   parts: Part[];
   soakMinutes: number;
   steadySeconds: number;
+  connections: number;
+  restarts: number;
   seed: number;
   minPhaseMs: number;
   maxPhaseMs: number;
@@ -84,6 +91,8 @@ function parseOptions(argv: string[]): Options {
         systems: { type: 'string' },
         parts: { type: 'string' },
         'soak-minutes': { type: 'string' },
+        connections: { type: 'string' },
+        restarts: { type: 'string' },
         'steady-seconds': { type: 'string' },
         seed: { type: 'string' },
         'min-phase-ms': { type: 'string' },
@@ -109,6 +118,8 @@ function parseOptions(argv: string[]): Options {
     parts: list(values.parts, PARTS, 'parts'),
     soakMinutes: number(values['soak-minutes'], 20, 'soak-minutes', 0.5),
     steadySeconds: number(values['steady-seconds'], 60, 'steady-seconds', 5),
+    connections: Math.floor(number(values.connections, 10_000, 'connections', 1)),
+    restarts: Math.floor(number(values.restarts, 10, 'restarts', 1)),
     seed: Math.floor(number(values.seed, 1, 'seed', 0)),
     minPhaseMs: Math.floor(number(values['min-phase-ms'], 400, 'min-phase-ms', 100)),
     maxPhaseMs: Math.floor(number(values['max-phase-ms'], 6000, 'max-phase-ms', 100)),
@@ -132,6 +143,7 @@ function checkEnvironment(): void {
     fail('this kernel has no IPVS; run the benchmark in the VM: npx node test/harness/vm-run.ts --timeout 7200 -- node bench/failover-bench.ts');
   }
   if (HAPROXY_BIN === undefined) fail('haproxy is not installed: apt-get install -y haproxy');
+  if (spawnSync('nft', ['--version'], { stdio: 'ignore' }).error) fail('nft is not installed (the nftables dataplane): apt-get install -y nftables');
   for (const tool of ['openssl', 'getconf']) {
     if (spawnSync(tool, ['version'], { stdio: 'ignore' }).error) fail(`${tool} is not installed (apt-get install -y ${tool === 'getconf' ? 'libc-bin' : tool})`);
   }
@@ -160,7 +172,7 @@ function machine(): Record<string, string | number> {
 
 /** Appends to `results` as it goes, so a failure late in the run keeps the trials done so far. */
 async function runFailover(bed: Testbed, options: Options, results: TrialResult[]): Promise<void> {
-  const limits: TrialLimits = { failoverMs: { lvscare: 60_000, haproxy: 240_000 }, recoveryMs: 180_000 };
+  const limits: TrialLimits = { failoverMs: { lvscare: 60_000, nftables: 60_000, haproxy: 240_000 }, recoveryMs: 180_000 };
   const total = options.trials * options.faults.length * options.systems.length;
   for (let round = 0; round < options.trials; round++) {
     for (const fault of options.faults) {
@@ -235,15 +247,22 @@ async function main(): Promise<number> {
   let steady: SteadyCost | undefined;
   const trials: TrialResult[] = [];
   let soak: SoakResult | undefined;
+  let dataplanes: Partial<DataplaneComparison> | undefined;
   let failure: string | undefined;
   try {
     await bed.waitSteady(Date.now(), 180_000);
-    progress('testbed steady: three masters, lvscare with sealos arguments, HAProxy as kubespray, two clients');
+    progress('testbed steady: three masters, lvscare with sealos arguments (IPVS), lvscare --dataplane nftables, HAProxy as kubespray, three clients');
     if (options.parts.includes('steady')) {
       steady = await measureSteadyCost(bed, options.steadySeconds);
       progress(`steady cost measured: ${JSON.stringify(steady.probesPerSecond)} probes/s`);
     }
     if (options.parts.includes('failover')) await runFailover(bed, options, trials);
+    if (options.parts.includes('dataplanes')) {
+      dataplanes = {};
+      dataplanes.updates = await measureUpdates(bed);
+      dataplanes.connect = await measureConnectSetup(bed, options.connections, progress);
+      dataplanes.kubeProxyRestart = await measureKubeProxyRestarts(bed, options.restarts, progress);
+    }
     if (options.parts.includes('soak')) {
       soak = await runSoak(bed, { minutes: options.soakMinutes, seed: options.seed, minPhaseMs: options.minPhaseMs, maxPhaseMs: options.maxPhaseMs }, progress);
     }
@@ -261,6 +280,7 @@ async function main(): Promise<number> {
     failover[fault] = figuresFor(trials, fault);
     process.stdout.write(`${faultTable(fault, failover[fault])}\n\n`);
   }
+  if (dataplanes?.connect && dataplanes.updates && dataplanes.kubeProxyRestart) process.stdout.write(`${comparisonText(dataplanes as DataplaneComparison)}\n\n`);
   if (steady) printSteady(steady);
   if (soak) printSoak(soak);
   const loadEnd = loadAverage();
@@ -276,6 +296,7 @@ async function main(): Promise<number> {
     steady,
     failover,
     soak,
+    dataplanes,
     trials,
     daemonProblems: bed.daemonLog.problems.slice(0, 50),
     ...(failure === undefined ? {} : { failure }),

@@ -2,7 +2,7 @@
 //   2026-05-01T10:00:03.512Z WARN  master 10.240.0.11:6443 down: out of rotation master=... reason="2 consecutive failures, last: connection refused"
 //   2026-05-01T10:00:03.514Z INFO  ipvs: set 10.240.0.11:6443 weight 0 reason=... trigger=...
 //   2026-05-01T10:00:03.514Z INFO  ipvs: delete 10.240.0.11:6443 reason=... trigger=...
-// The ipvs lines are written right after the netlink operation returned, so their timestamps place
+// ("nftables:" instead of "ipvs:" under --dataplane nftables.) The table lines are written right after the operation returned, so their timestamps place
 // a quiesce that the table poller may miss (weight 0 and delete are back to back).
 import type { BackgroundProcess } from '../../test/harness/netns.ts';
 import { onLines } from './line-tap.ts';
@@ -22,9 +22,9 @@ const LINE = /^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d+Z) +(\w+) +(.*)$/;
 const PATTERNS: Array<[DaemonEventKind, RegExp]> = [
   ['down', /^master (\S+) down: .*?reason="((?:[^"\\]|\\.)*)"/],
   ['up', /^master (\S+) up: in rotation/],
-  ['weight0', /^ipvs: set (\S+) weight 0\b/],
-  ['delete', /^ipvs: delete (\S+)/],
-  ['add', /^ipvs: add (\S+) weight/],
+  ['weight0', /^(?:ipvs|nftables): set (\S+) weight 0\b/],
+  ['delete', /^(?:ipvs|nftables): delete (\S+)/],
+  ['add', /^(?:ipvs|nftables): add (\S+) weight/],
 ];
 
 export function parseDaemonLine(line: string): DaemonEvent | undefined {

@@ -8,7 +8,8 @@ import type { RequestRecord, TrackedClient } from './tracked-client.ts';
 
 export const FAULTS = ['kill', 'blackhole'] as const;
 export type Fault = (typeof FAULTS)[number];
-export const SYSTEMS = ['lvscare', 'haproxy'] as const;
+/** lvscare = the daemon with sealos's arguments (IPVS); nftables = a second daemon with --dataplane nftables on a VIP of its own. */
+export const SYSTEMS = ['lvscare', 'nftables', 'haproxy'] as const;
 export type System = (typeof SYSTEMS)[number];
 
 export interface TrialLimits {
@@ -47,6 +48,8 @@ export interface TrialResult {
 
 const IPVS_POLL_MS = 10;
 const HAPROXY_POLL_MS = 50;
+/** nft's table is read by exec (tens of ms in the VM): a coarser poll, the daemon's log line is the finer clock. */
+const NFT_POLL_MS = 20;
 /** A client record older than this does not tell which master the connection is on now. */
 const FRESH_RECORD_MS = 300;
 
@@ -57,7 +60,7 @@ const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout
  * and the fault (the trial would not measure what it claims); the caller runs it again.
  */
 export async function runTrial(bed: Testbed, system: System, fault: Fault, limits: TrialLimits): Promise<TrialResult | undefined> {
-  const client = system === 'lvscare' ? bed.vipClient : bed.haproxyClient;
+  const client = bed.clientFor(system);
   const anchor = await waitForFreshRecord(client);
   const victim = bed.master(anchor.who as string);
 
@@ -74,7 +77,7 @@ export async function runTrial(bed: Testbed, system: System, fault: Fault, limit
 
   const limit = limits.failoverMs[system];
   const [removal, firstOk] = await Promise.all([
-    system === 'lvscare' ? watchIpvsRemoval(bed, victim, faultAt, limit) : watchHaproxyDown(bed, victim, faultAt, limit),
+    system === 'haproxy' ? watchHaproxyDown(bed, victim, faultAt, limit) : watchTableRemoval(bed, system, victim, faultAt, limit),
     client.waitForRecord(faultAt, (r) => r.ok, limit),
   ]);
   await killed;
@@ -108,7 +111,7 @@ export async function runTrial(bed: Testbed, system: System, fault: Fault, limit
   };
   if (firstOk?.who !== undefined) result.servedBy = firstOk.who;
   if (removal.reason !== undefined) result.reason = removal.reason;
-  if (system === 'lvscare') await addDaemonAccount(bed, victim, faultAt, removal, result);
+  if (system !== 'haproxy') await addDaemonAccount(bed, system, victim, faultAt, removal, result);
   return result;
 }
 
@@ -128,10 +131,10 @@ interface Removal {
   reason?: string;
 }
 
-async function watchIpvsRemoval(bed: Testbed, victim: Master, faultAt: number, limitMs: number): Promise<Removal> {
+async function watchTableRemoval(bed: Testbed, system: 'lvscare' | 'nftables', victim: Master, faultAt: number, limitMs: number): Promise<Removal> {
   const removal: Removal = {};
   for (;;) {
-    const weight = bed.ipvsWeights()[victim.endpoint];
+    const weight = bed.weightsOf(system)[victim.endpoint];
     // Stamped after the dump: the change happened before this moment (an upper bound).
     const now = Date.now();
     if (weight === undefined) {
@@ -140,7 +143,7 @@ async function watchIpvsRemoval(bed: Testbed, victim: Master, faultAt: number, l
     }
     if (weight === 0 && removal.weight0At === undefined) removal.weight0At = now;
     if (now - faultAt > limitMs) return removal;
-    await sleep(IPVS_POLL_MS);
+    await sleep(system === 'lvscare' ? IPVS_POLL_MS : NFT_POLL_MS);
   }
 }
 
@@ -155,17 +158,18 @@ async function watchHaproxyDown(bed: Testbed, victim: Master, faultAt: number, l
 }
 
 /** The daemon's log lines for the fault: weight 0 may last less than a poll; the reason it gave. */
-async function addDaemonAccount(bed: Testbed, victim: Master, faultAt: number, removal: Removal, result: TrialResult): Promise<void> {
+async function addDaemonAccount(bed: Testbed, system: 'lvscare' | 'nftables', victim: Master, faultAt: number, removal: Removal, result: TrialResult): Promise<void> {
+  const log = bed.daemonLogOf(system);
   let deleted: DaemonEvent | undefined;
   // The line is written right after the netlink operation; give the pipe a moment.
   for (let i = 0; i < 100 && removal.removedAt !== undefined && deleted === undefined; i++) {
-    deleted = bed.daemonLog.first('delete', victim.endpoint, faultAt);
+    deleted = log.first('delete', victim.endpoint, faultAt);
     if (deleted === undefined) await sleep(20);
   }
-  const weight0 = bed.daemonLog.first('weight0', victim.endpoint, faultAt);
-  const down = bed.daemonLog.first('down', victim.endpoint, faultAt);
+  const weight0 = log.first('weight0', victim.endpoint, faultAt);
+  const down = log.first('down', victim.endpoint, faultAt);
   if (deleted) result.deleteLoggedMs = deleted.t - faultAt;
-  result.daemonLines = bed.daemonLog.linesBetween(faultAt - 1000, (deleted?.t ?? removal.removedAt ?? Date.now()) + 100);
+  result.daemonLines = log.linesBetween(faultAt - 1000, (deleted?.t ?? removal.removedAt ?? Date.now()) + 100);
   if (down?.reason !== undefined) result.reason = down.reason;
   const candidates: Array<[number, 'table' | 'log']> = [];
   if (removal.weight0At !== undefined) candidates.push([removal.weight0At, 'table']);
@@ -187,10 +191,10 @@ async function restore(bed: Testbed, victim: Master, fault: Fault): Promise<numb
 
 async function waitRejoin(bed: Testbed, system: System, victim: Master, restoreAt: number, limitMs: number): Promise<number> {
   for (;;) {
-    const back = system === 'lvscare' ? bed.ipvsWeights()[victim.endpoint] === 1 : (await bed.haproxyServers()).get(victim.name)?.status === 'UP';
+    const back = system === 'haproxy' ? (await bed.haproxyServers()).get(victim.name)?.status === 'UP' : bed.weightsOf(system)[victim.endpoint] === 1;
     const now = Date.now();
     if (back) return now - restoreAt;
     if (now - restoreAt > limitMs) throw new Error(`${victim.name} not back in ${system}'s rotation ${limitMs} ms after the restore: ${bed.describe()}`);
-    await sleep(system === 'lvscare' ? IPVS_POLL_MS : HAPROXY_POLL_MS);
+    await sleep(system === 'haproxy' ? HAPROXY_POLL_MS : IPVS_POLL_MS);
   }
 }

@@ -3,14 +3,18 @@
 // sealos's arguments, HAProxy as kubespray configures it, one kubelet-like client for each, and
 // direct control of the masters' switch ports.
 import { RouteClient } from '@lvscare/ipvs-native';
-import { Cluster, type Master, waitFor } from '../../test/kernel/lib/cluster.ts';
+import { API_PORT, Cluster, hostPort, type Master, waitFor } from '../../test/kernel/lib/cluster.ts';
 import type { BackgroundProcess } from '../../test/harness/netns.ts';
 import { DaemonLog } from './daemon-log.ts';
+import type { System } from './failover-trial.ts';
 import { Haproxy, KUBESPRAY_FRONTEND_PORT, type ServerState } from './haproxy.ts';
 import { commandLine } from './proc-usage.ts';
 import { TrackedClient } from './tracked-client.ts';
 
 export const METRICS_ADDR = '127.0.0.1:9192';
+/** The second daemon (--dataplane nftables) balances a VIP of its own beside the IPVS one. */
+export const NFT_VIP = '10.103.97.3';
+export const NFT_METRICS_ADDR = '127.0.0.1:9193';
 
 export interface TestbedOptions {
   /** The kubelet-like clients' request interval and per-request timeout. */
@@ -30,6 +34,10 @@ export class Testbed {
   readonly vipClient: TrackedClient;
   /** Talks to 127.0.0.1:6443, i.e. through HAProxy. */
   readonly haproxyClient: TrackedClient;
+  /** The same daemon with --dataplane nftables, on NFT_VIP, and its client. */
+  readonly nftDaemon: BackgroundProcess;
+  readonly nftDaemonLog: DaemonLog;
+  readonly nftClient: TrackedClient;
   private readonly switchPorts: RouteClient;
   private lastHaproxyStates = '';
 
@@ -41,8 +49,14 @@ export class Testbed {
     haproxy: Haproxy;
     vipClient: TrackedClient;
     haproxyClient: TrackedClient;
+    nftDaemon: BackgroundProcess;
+    nftDaemonLog: DaemonLog;
+    nftClient: TrackedClient;
     switchPorts: RouteClient;
   }) {
+    this.nftDaemon = parts.nftDaemon;
+    this.nftDaemonLog = parts.nftDaemonLog;
+    this.nftClient = parts.nftClient;
     this.cluster = parts.cluster;
     this.daemon = parts.daemon;
     this.daemonPid = parts.daemonPid;
@@ -65,6 +79,17 @@ export class Testbed {
         throw new Error(`cannot find the daemon's process (pid ${daemonPid}: ${daemonPid === undefined ? '-' : commandLine(daemonPid)})`);
       }
       await waitFor(() => Object.keys(cluster.weights()).length === 3, 90_000, 'the daemon to program three masters', () => daemon.output().slice(-3000));
+      const nftVs = hostPort(NFT_VIP, API_PORT);
+      const nftDaemon = cluster.startDaemon([
+        ...cluster.sealosArgs().map((arg) => (arg === cluster.vs ? nftVs : arg)),
+        '--dataplane',
+        'nftables',
+        '--metrics-addr',
+        NFT_METRICS_ADDR,
+        ...(pace.daemonDebug ? ['--logger', 'DEBG'] : []),
+      ]);
+      const nftDaemonLog = new DaemonLog(nftDaemon);
+      await waitFor(() => Object.keys(cluster.nftWeights(nftVs)).length === 3, 90_000, 'the nftables daemon to program three masters', () => nftDaemon.output().slice(-3000));
       const haproxy = await Haproxy.start(
         cluster.worker.netns,
         cluster.masters.map((m) => ({ name: m.name, endpoint: m.endpoint })),
@@ -77,8 +102,9 @@ export class Testbed {
         pace.intervalMs,
         pace.timeoutMs,
       );
+      const nftClient = TrackedClient.start(cluster.worker.netns, 'nftables', `https://${nftVs}/whoami`, pace.intervalMs, pace.timeoutMs);
       const switchPorts = RouteClient.open({ netns: cluster.topology.switchNetns.name });
-      return new Testbed({ cluster, daemon, daemonPid, daemonLog, haproxy, vipClient, haproxyClient, switchPorts });
+      return new Testbed({ cluster, daemon, daemonPid, daemonLog, haproxy, vipClient, haproxyClient, nftDaemon, nftDaemonLog, nftClient, switchPorts });
     } catch (error) {
       await cluster.destroy().catch(() => undefined);
       throw error;
@@ -107,6 +133,23 @@ export class Testbed {
     return this.cluster.weights();
   }
 
+  /** The nftables daemon's view: endpoint -> weight in its nftables table. */
+  nftWeights(): Record<string, number> {
+    return this.cluster.nftWeights(hostPort(NFT_VIP, API_PORT));
+  }
+
+  weightsOf(system: 'lvscare' | 'nftables'): Record<string, number> {
+    return system === 'lvscare' ? this.ipvsWeights() : this.nftWeights();
+  }
+
+  clientFor(system: System): TrackedClient {
+    return system === 'lvscare' ? this.vipClient : system === 'nftables' ? this.nftClient : this.haproxyClient;
+  }
+
+  daemonLogOf(system: 'lvscare' | 'nftables'): DaemonLog {
+    return system === 'lvscare' ? this.daemonLog : this.nftDaemonLog;
+  }
+
   /** HAProxy's view: server name -> state. */
   async haproxyServers(): Promise<Map<string, ServerState>> {
     return new Map((await this.haproxy.servers()).map((s) => [s.name, s]));
@@ -114,12 +157,13 @@ export class Testbed {
 
   /** Every master at weight 1 in IPVS, UP in HAProxy, and both clients served since `since`. */
   async isSteady(since: number): Promise<boolean> {
-    const weights = this.ipvsWeights();
-    if (!this.cluster.masters.every((m) => weights[m.endpoint] === 1)) return false;
+    for (const weights of [this.ipvsWeights(), this.nftWeights()]) {
+      if (!this.cluster.masters.every((m) => weights[m.endpoint] === 1)) return false;
+    }
     const servers = await this.haproxyServers();
     this.lastHaproxyStates = JSON.stringify([...servers.values()]);
     if (!this.cluster.masters.every((m) => servers.get(m.name)?.status === 'UP')) return false;
-    return [this.vipClient, this.haproxyClient].every((client) => {
+    return [this.vipClient, this.haproxyClient, this.nftClient].every((client) => {
       const recent = client.since(since);
       // The latest few requests all succeeded: the client is connected again, not mid-retry.
       return recent.length >= 3 && recent.slice(-3).every((r) => r.ok);
@@ -132,12 +176,13 @@ export class Testbed {
 
   describe(): string {
     const last = (client: TrackedClient): string => JSON.stringify(client.records.slice(-3));
-    return `ipvs ${JSON.stringify(this.ipvsWeights())}; haproxy ${this.lastHaproxyStates}; vip client ${last(this.vipClient)}; haproxy client ${last(this.haproxyClient)}; daemon log tail:\n${this.daemon.output().slice(-2000)}`;
+    return `ipvs ${JSON.stringify(this.ipvsWeights())}; nftables ${JSON.stringify(this.nftWeights())}; haproxy ${this.lastHaproxyStates}; vip client ${last(this.vipClient)}; haproxy client ${last(this.haproxyClient)}; daemon log tail:\n${this.daemon.output().slice(-2000)}`;
   }
 
   async destroy(): Promise<void> {
     await this.vipClient.stop();
     await this.haproxyClient.stop();
+    await this.nftClient.stop();
     await this.haproxy.stop();
     this.switchPorts.close();
     await this.cluster.destroy();

@@ -6,6 +6,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { BackgroundProcess } from '../harness/netns.ts';
 import { Cluster, type Master, type VipClient, waitFor } from './lib/cluster.ts';
+import { assertFlapSparesNeighbours } from './lib/flap.ts';
 
 let cluster: Cluster;
 let daemon: BackgroundProcess;
@@ -119,31 +120,7 @@ test('a virtual server flushed behind the daemon (kube-proxy cleanup) is restore
 });
 
 test('a flapping master never disturbs its healthy neighbours', async () => {
-  const [steady1, steady2, flapper] = cluster.masters as [Master, Master, Master];
-  const seen: Array<Record<string, number>> = [];
-  let sampling = true;
-  const sampler = (async () => {
-    while (sampling) {
-      seen.push(cluster.weights());
-      await new Promise((resolve) => setTimeout(resolve, 20));
-    }
-  })();
-  try {
-    for (let flap = 0; flap < 8; flap++) {
-      await flapper.setHealth(flap % 2 === 0 ? 'fail' : 'ok');
-      await new Promise((resolve) => setTimeout(resolve, 1200));
-    }
-  } finally {
-    await flapper.setHealth('ok');
-    sampling = false;
-    await sampler;
-  }
-  assert.ok(seen.length > 50, `sampled the table ${seen.length} times`);
-  for (const weights of seen) {
-    assert.equal(weights[steady1.endpoint], 1, `${steady1.name} stays at weight 1: ${JSON.stringify(weights)}`);
-    assert.equal(weights[steady2.endpoint], 1, `${steady2.name} stays at weight 1: ${JSON.stringify(weights)}`);
-  }
-  assert.ok(seen.some((weights) => !(flapper.endpoint in weights) || weights[flapper.endpoint] === 0), 'the flapper did leave rotation at some point');
+  await assertFlapSparesNeighbours(cluster, { flaps: 8, minSamples: 50 });
   await expectAllBack();
 });
 

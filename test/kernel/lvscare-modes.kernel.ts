@@ -2,6 +2,7 @@
 // route mode, on a real kernel.
 import { after, afterEach, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { waitForAnswersFromEvery } from './lib/answers.ts';
 import { Cluster, type Master, waitFor } from './lib/cluster.ts';
 
 const clusters: Cluster[] = [];
@@ -11,25 +12,6 @@ afterEach(async () => {
 after(async () => {
   for (const cluster of clusters.splice(0)) await cluster.destroy();
 });
-
-/** Fresh connections (a new client each time) through the VIP until every master has answered. */
-async function waitForAnswersFromEvery(cluster: Cluster, masters: readonly Master[], what: string): Promise<void> {
-  const seen = new Set<string>();
-  await waitFor(
-    async () => {
-      const client = await cluster.worker.netns.exec(
-        [process.execPath, '--input-type=module', '-e', `process.env.NODE_TLS_REJECT_UNAUTHORIZED='0'; const r = await fetch('https://${cluster.vs}/whoami'); console.log(await r.text());`],
-        { allowFailure: true, timeoutMs: 30_000, env: { ...process.env, NODE_NO_WARNINGS: '1' } as Record<string, string> },
-      );
-      if (client.code === 0) seen.add(client.stdout.trim());
-      return masters.every((m) => seen.has(m.name));
-    },
-    120_000,
-    what,
-    () => `seen ${[...seen].join(',')}`,
-    0,
-  );
-}
 
 test('link mode: the VIP on a dummy interface plus masquerade reaches a master on this very host and the others', async () => {
   const cluster = await Cluster.create({ masters: 2 });

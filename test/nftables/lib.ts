@@ -192,3 +192,90 @@ export async function buildNftCluster(options: { masters: number; ipv6?: boolean
     throw error;
   }
 }
+
+/**
+ * kube-proxy's `ip kube-proxy` table in nftables mode, rebuilt from its layout (chain names, hooks
+ * and priorities of pkg/proxy/nftables; the project's nftables notes, section 4): a ClusterIP
+ * service to master1, a service without endpoints, the service-CIDR drop.
+ */
+export function kubeProxyTable(master1: string): string {
+  return `table ip kube-proxy {
+  comment "rules for kube-proxy"
+  set cluster-ips {
+    type ipv4_addr
+    elements = { 10.96.0.1, 10.96.0.10 }
+  }
+  map service-ips {
+    type ipv4_addr . inet_proto . inet_service : verdict
+    elements = { 10.96.0.1 . tcp . 443 : goto service-default-kubernetes }
+  }
+  map no-endpoint-services {
+    type ipv4_addr . inet_proto . inet_service : verdict
+    elements = { 10.96.0.10 . tcp . 53 : goto reject-chain }
+  }
+  chain filter-prerouting {
+    type filter hook prerouting priority -110; policy accept
+    ct state new jump firewall-check
+  }
+  chain filter-input {
+    type filter hook input priority -110; policy accept
+    ct state new jump service-endpoints-check
+  }
+  chain filter-forward {
+    type filter hook forward priority -110; policy accept
+    ct state new jump service-endpoints-check
+    ct state new jump cluster-ips-check
+  }
+  chain filter-output {
+    type filter hook output priority -110; policy accept
+    ct state new jump service-endpoints-check
+    ct state new jump firewall-check
+  }
+  chain filter-output-post-dnat {
+    type filter hook output priority -90; policy accept
+    ct state new jump cluster-ips-check
+  }
+  chain nat-prerouting {
+    type nat hook prerouting priority -100; policy accept
+    jump services
+  }
+  chain nat-output {
+    type nat hook output priority -100; policy accept
+    jump services
+  }
+  chain nat-postrouting {
+    type nat hook postrouting priority 100; policy accept
+    jump masquerading
+  }
+  chain firewall-check { }
+  chain service-endpoints-check {
+    ip daddr . meta l4proto . th dport vmap @no-endpoint-services
+  }
+  chain cluster-ips-check {
+    ip daddr @cluster-ips reject
+    ip daddr { 10.96.0.0/12 } counter drop
+  }
+  chain reject-chain {
+    reject
+  }
+  chain services {
+    ip daddr . meta l4proto . th dport vmap @service-ips
+  }
+  chain masquerading {
+    meta mark & 0x00004000 == 0 return
+    meta mark set meta mark ^ 0x00004000
+    masquerade fully-random
+  }
+  chain mark-for-masquerade {
+    meta mark set meta mark | 0x00004000
+  }
+  chain service-default-kubernetes {
+    numgen random mod 1 vmap { 0 : goto endpoint-default-kubernetes-master1 }
+  }
+  chain endpoint-default-kubernetes-master1 {
+    ip saddr ${master1} jump mark-for-masquerade
+    meta l4proto tcp dnat to ${master1}:6443
+  }
+}
+`;
+}

@@ -6,6 +6,7 @@
 import { Command, CommanderError } from "commander";
 import { careCommand } from "./cli/care-command.ts";
 import { addCareOptions, CARE_HELP_AFTER, collectCareOptions } from "./cli/care-options.ts";
+import { addDataplaneOption, DATAPLANE_HELP, dataplaneNameOf } from "./cli/dataplane-choice.ts";
 import type { CliDeps, CliIo } from "./cli/io.ts";
 import type { StaticPodFlags } from "./cli/static-pod-command.ts";
 import { createKernelDataplane } from "./dataplane/index.ts";
@@ -21,20 +22,22 @@ const DEFAULT_MANIFEST_DIR = "/etc/kubernetes/manifests";
 export async function main(argv: readonly string[], io: CliIo, deps: CliDeps): Promise<number> {
   let exitCode = 0;
   const program = new Command("lvscare")
-    .description("Node-local IPVS load balancer for kube-apiserver")
+    .description("Node-local load balancer for kube-apiserver (kernel IPVS or nftables)")
     .exitOverride()
     .showSuggestionAfterError(true)
     .configureOutput({ writeOut: (text) => io.stdout.write(text), writeErr: () => undefined, outputError: () => undefined });
 
   const care = program
     .command("care")
-    .description("keep an IPVS virtual server pointed at the healthy masters")
+    .description("keep the VIP (an IPVS virtual server or our nftables rules) pointed at the healthy masters")
     .helpOption("-h, --help", "show this help")
-    .addHelpText("after", CARE_HELP_AFTER)
+    .addHelpText("after", `${CARE_HELP_AFTER}\n${DATAPLANE_HELP}`)
     .action(async () => {
-      exitCode = await careCommand(collectCareOptions(care, io.env), io, deps);
+      const dataplane = dataplaneNameOf(care, io.env);
+      exitCode = await careCommand(collectCareOptions(care, io.env), io, deps, dataplane);
     });
   addCareOptions(care);
+  addDataplaneOption(care);
 
   program
     .command("version")
@@ -59,6 +62,17 @@ export async function main(argv: readonly string[], io: CliIo, deps: CliDeps): P
       await ipvsListCommand(options, io, deps);
     });
 
+  const list = program
+    .command("list")
+    .description("list the VIP table of the active dataplane (IPVS or nftables) in `ipvsadm -Ln`'s columns")
+    .option("--json", "print JSON")
+    .addHelpText("after", `\nWithout --dataplane (or with auto): nftables when our nftables tables hold a VIP, else IPVS when the kernel has it.\n`)
+    .action(async (options: { json?: boolean }) => {
+      const { listCommand } = await import("./cli/list-command.ts");
+      await listCommand({ ...options, dataplane: dataplaneNameOf(list, { ...io.env, LVSCARE_DATAPLANE: io.env["LVSCARE_DATAPLANE"] ?? "auto" }) }, io, deps);
+    });
+  addDataplaneOption(list, "whose table to list");
+
   program
     .command("static-pod")
     .description("write the lvscare static pod manifest (like `sealctl static-pod lvscare`)")
@@ -69,6 +83,7 @@ export async function main(argv: readonly string[], io: CliIo, deps: CliDeps): P
     .option("--path <dir>", "manifest directory", DEFAULT_MANIFEST_DIR)
     .option("--print", "print the manifest instead of writing it")
     .option("--options <arg>", "extra `lvscare care` argument, repeatable, e.g. --options=--mode --options=link", collectList)
+    .option("--dataplane <name>", "pass --dataplane to `lvscare care`: ipvs, nftables or auto (see `lvscare care --help`)")
     .action(async (options: StaticPodFlags) => {
       // Lazily: the manifest brings the YAML library, which the daemon never needs (resident memory).
       const { staticPodCommand } = await import("./cli/static-pod-command.ts");

@@ -63,8 +63,8 @@ export async function runOnce(
 }
 
 /**
- * Removes our virtual server and the mode's ruler, nothing else (other virtual servers, other
- * routes and interfaces stay). Absent pieces are fine: cleaning twice succeeds.
+ * Removes our virtual server, the mode's ruler and the dataplane's own tables (nftables), nothing
+ * else (other virtual servers, other routes and interfaces, other tables stay). Absent pieces are fine: cleaning twice succeeds.
  */
 export async function clean(config: CareConfig, deps: { dataplane: Dataplane; logger: Logger }): Promise<void> {
   const { dataplane, logger } = deps;
@@ -80,5 +80,9 @@ export async function clean(config: CareConfig, deps: { dataplane: Dataplane; lo
   if (target) {
     await dataplane.removeRuler(target);
     logger.info({ mode: target.mode }, `removed the ${target.mode}-mode ruler`);
+  }
+  if (dataplane.removeOwnTables) {
+    await dataplane.removeOwnTables();
+    logger.info(`removed the ${dataplane.kind} dataplane's own tables`);
   }
 }

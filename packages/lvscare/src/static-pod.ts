@@ -3,7 +3,7 @@
  * name, namespace, arguments, privileges and mounts, so nodes installed by either tool look alike.
  * Ours adds a liveness probe on the daemon's /healthz when the metrics server is enabled.
  */
-import { LVSCARE_COMMAND, LVSCARE_STATIC_POD_NAME } from "@lvscare/contracts/names";
+import { DATAPLANES, type DataplaneName, LVSCARE_COMMAND, LVSCARE_STATIC_POD_NAME } from "@lvscare/contracts/names";
 import { toKubernetesYaml } from "@lvscare/contracts/yaml";
 import { isUnspecifiedIp, parseListenAddress } from "./address.ts";
 import { UsageError } from "./errors.ts";
@@ -52,6 +52,8 @@ export interface LvscareStaticPodOptions {
   options?: string[];
   /** Adds `--metrics-addr` to the arguments and a liveness probe on its /healthz. */
   metricsAddr?: string;
+  /** Adds `--dataplane <name>` to the arguments (ipvs, nftables, auto); lvscare's default (ipvs) when absent. */
+  dataplane?: DataplaneName;
   /** Legacy env LVSCARE_NODE_IP that sealos sets from the `lvscare.node.ip` hosts entry. */
   nodeIp?: string;
 }
@@ -79,6 +81,16 @@ export function renderLvscareStaticPod(opts: LvscareStaticPodOptions): string {
     throw new UsageError("--metrics-addr given both directly and inside --options");
   }
   if (opts.metricsAddr !== undefined) extra.push("--metrics-addr", opts.metricsAddr);
+  const dataplaneInOptions = findOptionValue(extra, "--dataplane");
+  for (const name of [opts.dataplane, dataplaneInOptions]) {
+    if (name !== undefined && !DATAPLANES.some((d) => d === name)) {
+      throw new UsageError(`--dataplane: "${name}" is not one of ${DATAPLANES.join(", ")}`);
+    }
+  }
+  if (opts.dataplane !== undefined && dataplaneInOptions !== undefined) {
+    throw new UsageError("--dataplane given both directly and inside --options");
+  }
+  if (opts.dataplane !== undefined) extra.push("--dataplane", opts.dataplane);
   const metricsAddr = opts.metricsAddr ?? metricsInOptions;
 
   const args = ["care", "--vs", opts.vip, "--health-path", "/healthz", "--health-schem", "https"];

@@ -1,5 +1,6 @@
 // A worker and three masters on a bridge, with stand-in apiservers, the real `lvscare` binary and a
 // kubelet-like client, for the daemon's kernel tests, its failover benchmark and the demo.
+import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
@@ -120,7 +121,15 @@ export interface DestinationRow {
 export interface ClusterOptions {
   ipv6?: boolean;
   masters?: number;
+  /**
+   * Which table the helpers read (destinations(), weights(), hasVirtualServer()): the kernel's IPVS
+   * (default) or the nftables dataplane's `ip/ip6 lvscare` table. The daemon's own --dataplane is
+   * in the arguments the test passes (sealosArgs() adds it for nftables).
+   */
+  dataplane?: 'ipvs' | 'nftables';
 }
+
+type NftListing = { nftables: Array<{ map?: { name?: string; elem?: Array<[{ concat: [string, number, string, number] }, number]> }; rule?: { comment?: string } }> };
 
 export class Cluster {
   readonly topology: Topology;
@@ -131,12 +140,14 @@ export class Cluster {
   readonly vs: string;
   readonly certificate: { cert: string; key: string };
   readonly workDir: string;
-  private readonly ipvs: IpvsClient;
+  readonly dataplane: 'ipvs' | 'nftables';
+  private ipvsHandle: IpvsClient | undefined;
   private readonly started: BackgroundProcess[] = [];
   private readonly localMasters: Master[] = [];
 
-  private constructor(topology: Topology, family: 4 | 6, workDir: string, certificate: { cert: string; key: string }) {
+  private constructor(topology: Topology, family: 4 | 6, workDir: string, certificate: { cert: string; key: string }, dataplane: 'ipvs' | 'nftables') {
     this.topology = topology;
+    this.dataplane = dataplane;
     const worker = topology.workers[0];
     if (!worker) throw new Error('topology without a worker');
     this.worker = worker;
@@ -150,7 +161,12 @@ export class Cluster {
       if (ip === undefined) throw new Error(`${node.name} has no IPv${family} address`);
       this.masters.push(new Master(this, node, ip));
     }
-    this.ipvs = IpvsClient.open({ netns: worker.netns.name });
+  }
+
+  /** Opened on first use: a host without IPVS can still run the nftables dataplane's tests. */
+  private get ipvs(): IpvsClient {
+    this.ipvsHandle ??= IpvsClient.open({ netns: this.worker.netns.name });
+    return this.ipvsHandle;
   }
 
   static async create(options: ClusterOptions = {}): Promise<Cluster> {
@@ -167,7 +183,7 @@ export class Cluster {
         '-subj', '/CN=kube-apiserver', '-addext', `subjectAltName=${ips.map((ip) => `IP:${ip}`).join(',')}`,
         '-keyout', key, '-out', cert,
       ]);
-      const cluster = new Cluster(topology, family, workDir, { cert, key });
+      const cluster = new Cluster(topology, family, workDir, { cert, key }, options.dataplane ?? 'ipvs');
       cluster.writeWorkerHosts();
       await Promise.all(cluster.masters.map((m) => m.start()));
       return cluster;
@@ -192,7 +208,8 @@ export class Cluster {
 
   /** What sealos puts in the static pod, verbatim. */
   sealosArgs(): string[] {
-    return ['care', '--vs', this.vs, '--health-path', '/healthz', '--health-schem', 'https', ...this.masters.flatMap((m) => ['--rs', m.endpoint])];
+    const args = ['care', '--vs', this.vs, '--health-path', '/healthz', '--health-schem', 'https', ...this.masters.flatMap((m) => ['--rs', m.endpoint])];
+    return this.dataplane === 'nftables' ? [...args, '--dataplane', 'nftables'] : args;
   }
 
   /** Runs `lvscare ARGS` to completion in the worker's namespace. */
@@ -219,6 +236,7 @@ export class Cluster {
 
   /** The kernel's view: destinations of our virtual server in the worker's namespace ([] when it is missing). */
   destinations(): DestinationRow[] {
+    if (this.dataplane === 'nftables') return this.nftDestinations() ?? [];
     return this.ipvs
       .listDestinations({ protocol: 'tcp', address: this.vip, port: API_PORT })
       .map((d) => ({ endpoint: hostPort(d.address, d.port), weight: d.weight, activeConns: d.activeConns, inactiveConns: d.inactiveConns }))
@@ -240,7 +258,37 @@ export class Cluster {
     return Object.fromEntries(this.destinations().map((d) => [d.endpoint, d.weight]));
   }
 
+  /** Our nftables table as `nft -j` lists it in the worker, or undefined when there is none. */
+  nftListing(): NftListing | undefined {
+    try {
+      const text = execFileSync('ip', ['netns', 'exec', this.worker.netns.name, 'nft', '-j', 'list', 'table', this.family === 6 ? 'ip6' : 'ip', 'lvscare'], {
+        encoding: 'utf8',
+        stdio: ['ignore', 'pipe', 'ignore'],
+      });
+      return JSON.parse(text) as NftListing;
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** endpoint -> weight of the nftables dataplane's VIP `vs` (default ours), {} without it. */
+  nftWeights(vs = this.vs): Record<string, number> {
+    return Object.fromEntries((this.nftDestinations(vs) ?? []).map((d) => [d.endpoint, d.weight]));
+  }
+
+  /** The nftables dataplane's destinations of a VIP (from its weights map), undefined without the VIP's rule. */
+  private nftDestinations(vs = this.vs): DestinationRow[] | undefined {
+    const items = this.nftListing()?.nftables ?? [];
+    if (!items.some((item) => item.rule?.comment?.startsWith(`lvscare vip=${vs} `))) return undefined;
+    const elements = items.find((item) => item.map?.name === 'weights')?.map?.elem ?? [];
+    return elements
+      .filter(([key]) => hostPort(key.concat[0], key.concat[1]) === vs)
+      .map(([key, weight]) => ({ endpoint: hostPort(key.concat[2], key.concat[3]), weight, activeConns: 0, inactiveConns: 0 }))
+      .sort((a, b) => a.endpoint.localeCompare(b.endpoint));
+  }
+
   hasVirtualServer(): boolean {
+    if (this.dataplane === 'nftables') return this.nftDestinations() !== undefined;
     return this.ipvs.getService({ protocol: 'tcp', address: this.vip, port: API_PORT }) !== undefined;
   }
 
@@ -268,7 +316,7 @@ export class Cluster {
   async destroy(): Promise<void> {
     await this.stopProcesses();
     for (const local of this.localMasters.splice(0)) await local.kill();
-    this.ipvs.close();
+    this.ipvsHandle?.close();
     rmSync(path.join('/etc/netns', this.worker.netns.name), { recursive: true, force: true });
     await this.topology.destroy();
     rmSync(this.workDir, { recursive: true, force: true });

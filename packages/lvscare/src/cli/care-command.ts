@@ -2,6 +2,7 @@
  * `lvscare care`: validated flags and inputs first, then the dataplane, then one of the three
  * ways to use it: -C (clean), --run-once, or the daemon.
  */
+import { DEFAULT_DATAPLANE, type DataplaneName } from "@lvscare/contracts/names";
 import type { Endpoint } from "../address.ts";
 import { type CareConfig, type RawCareOptions, parseCareConfig } from "../config.ts";
 import { instrumentDataplane } from "../dataplane/instrumented.ts";
@@ -14,10 +15,11 @@ import { clean, runOnce } from "../one-shot.ts";
 import { HttpProber } from "../probe/http-prober.ts";
 import { VERSION } from "../version.ts";
 import { resolveCareInputs } from "./care-inputs.ts";
+import { chooseDataplane } from "./dataplane-choice.ts";
 import type { CliDeps, CliIo } from "./io.ts";
 import { runDaemon } from "./run-daemon.ts";
 
-export async function careCommand(raw: RawCareOptions, io: CliIo, deps: CliDeps): Promise<number> {
+export async function careCommand(raw: RawCareOptions, io: CliIo, deps: CliDeps, dataplaneName: DataplaneName = DEFAULT_DATAPLANE): Promise<number> {
   const config = parseCareConfig(raw);
   const { gateway, ca, masquerade } = resolveCareInputs(config, io);
   const logger = createLogger({
@@ -40,7 +42,9 @@ export async function careCommand(raw: RawCareOptions, io: CliIo, deps: CliDeps)
       onConnectionLost,
     });
 
-  const opened = await deps.createDataplane({ masquerade });
+  const choice = await chooseDataplane(dataplaneName, deps.detectIpvs);
+  logger.info({ dataplane: choice.kind, why: choice.why }, `dataplane: ${choice.kind}`);
+  const opened = await deps.createDataplane({ masquerade, kind: choice.kind });
   const dataplane = metrics ? instrumentDataplane(opened, metrics) : opened;
   try {
     requireSupport(config, opened);

@@ -5,6 +5,7 @@ import { UsageError } from "../errors.ts";
 import { splitRealServerArgs } from "../servers.ts";
 import { renderLvscareStaticPod } from "../static-pod.ts";
 import type { CliIo } from "./io.ts";
+import { parseDataplaneName } from "./dataplane-choice.ts";
 import { readNodeIp } from "./node-ip.ts";
 
 export interface StaticPodFlags {
@@ -15,6 +16,7 @@ export interface StaticPodFlags {
   path: string;
   print?: boolean;
   options?: string[];
+  dataplane?: string;
 }
 
 export function staticPodCommand(flags: StaticPodFlags, io: CliIo): void {
@@ -28,6 +30,7 @@ export function staticPodCommand(flags: StaticPodFlags, io: CliIo): void {
     image: flags.image,
     name: flags.name,
     options: flags.options ?? [],
+    ...(flags.dataplane === undefined ? {} : { dataplane: parseDataplaneName(flags.dataplane) }),
     ...(nodeIp === undefined ? {} : { nodeIp }),
   });
   if (flags.print) {

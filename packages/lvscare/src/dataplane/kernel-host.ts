@@ -103,6 +103,23 @@ export class KernelHost {
     this.routes.replaceRoute({ destination, link: holder.linkIndex, source: nodeIp, metric });
   }
 
+  /**
+   * Link mode's interface alone, without the masquerade: for a dataplane that masquerades in its
+   * own nftables table (the nftables dataplane), which must not be stacked with Masquerade's.
+   * Returns true when something was repaired.
+   */
+  ensureLinkOnly(iface: string, vip: string, family: IpFamily): boolean {
+    return call("ensureLink", () => this.ensureLink(iface, vip, family));
+  }
+
+  /** Removes link mode's dummy interface (only a dummy one); absent is fine. */
+  removeLinkOnly(iface: string): void {
+    call("removeLink", () => {
+      const link = this.routes.getLink(iface);
+      if (link !== undefined && (link.kind === undefined || link.kind === "dummy")) this.routes.deleteLink(iface);
+    });
+  }
+
   /** Link mode: the dummy link exists and holds the VIP. Returns true when something was repaired. */
   private ensureLink(iface: string, vip: string, family: IpFamily): boolean {
     let repaired = false;
@@ -136,10 +153,7 @@ export class KernelHost {
       });
       return;
     }
-    call("removeLink", () => {
-      const link = this.routes.getLink(target.iface);
-      if (link !== undefined && (link.kind === undefined || link.kind === "dummy")) this.routes.deleteLink(target.iface);
-    });
+    this.removeLinkOnly(target.iface);
     try {
       await this.masquerade.remove({ vip: target.vip, port: 0, family: target.family, masqueradeBit: target.masqueradeBit });
     } catch (err) {

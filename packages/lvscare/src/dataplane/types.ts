@@ -176,6 +176,11 @@ export interface Dataplane {
   setSysctl(name: string, value: string): Promise<string>;
   /** Every virtual server the backend has, for `lvscare ipvs list`. */
   listAll(): Promise<IpvsTable>;
+  /**
+   * Deletes every table this dataplane owns whole (nftables: `ip lvscare`, `ip6 lvscare`), for
+   * -C after the virtual server is gone; absent when the backend owns no table of its own (IPVS).
+   */
+  removeOwnTables?(): Promise<void>;
   /** Releases sockets; the table stays as it is. */
   close(): Promise<void>;
 }
