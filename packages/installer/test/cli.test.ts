@@ -121,6 +121,17 @@ describe("seal without a command", () => {
   });
 });
 
+describe("seal cert", () => {
+  it("without --masters and without the cluster's Clusterfile: one line naming both, exit 2, nothing contacted", async () => {
+    const home = join(scratch, "empty-home");
+    await mkdir(home);
+    const result = await run(NODE, [SEAL, "cert", "--alt-names", "api.example", "--cluster", "nothing-here"], { env: { ...process.env, HOME: home } });
+    assert.equal(result.code, 2, result.stderr);
+    assert.match(result.stderr, /^seal: error: no --masters and no cluster "nothing-here" \(.*\/\.seal\/nothing-here\/Clusterfile does not exist\); give --masters IP,\.\.\.\n$/);
+    assert.deepEqual(await readdir(home), []);
+  });
+});
+
 describe("seal hosts", () => {
   it("sets and removes entries, warning about a user line that wins", async () => {
     const file = join(scratch, "hosts");

@@ -33,7 +33,6 @@ import { resolveWorkerArtifacts, type ArtifactOptions } from "./artifacts.ts";
 export interface RunRequest {
   /** Every `seal render` setting but the output; `kubernetesVersion` undefined: read from master0's kubeadm. */
   readonly cluster: Omit<ClusterInput, "kubernetesVersion"> & { readonly kubernetesVersion?: string; readonly cluster: string };
-  readonly kubeProxyMode: string;
   readonly port: number;
   readonly acceptHostKey: readonly string[];
   readonly sshInsecure: boolean;
@@ -83,7 +82,7 @@ function requestedClusterfile(request: RunRequest, kubernetesVersion: string | u
       allowEvenMasters: input.allowEvenMasters,
       criSocket: input.criSocket,
       cgroupDriver: input.cgroupDriver,
-      kubeProxyMode: request.kubeProxyMode,
+      kubeProxyMode: input.kubeProxyMode,
     }).filter(([, value]) => value !== undefined && !(Array.isArray(value) && value.length === 0)),
   ) as SealConfig;
   return { cluster, config };
