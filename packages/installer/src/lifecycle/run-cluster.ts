@@ -9,6 +9,7 @@
 import { existsSync } from "node:fs";
 import { buildClusterSpec, type ClusterInput } from "../cluster/validate.ts";
 import { DEFAULTS, type ClusterSpec } from "../cluster/spec.ts";
+import { lvscareDataplane } from "../cluster/kube-proxy.ts";
 import { InputError } from "../errors.ts";
 import { EMPTY_PKI_DIR, readPkiDir } from "../pki/pki-dir.ts";
 import { renderCluster } from "../render/render-cluster.ts";
@@ -149,7 +150,7 @@ export async function runCluster(request: RunRequest, context: RunContext): Prom
     const roles = [...masters.map((address) => ({ address, role: "master" as const })), ...nodes.map((address) => ({ address, role: "worker" as const }))];
 
     // 2. Preflight: every host, one table; nothing changes unless all pass.
-    const preflight = await runPreflight(pool, roles, { cluster: provisional.name, haveBundle: request.bundle !== undefined });
+    const preflight = await runPreflight(pool, roles, { cluster: provisional.name, haveBundle: request.bundle !== undefined, workerDataplane: lvscareDataplane(provisional) });
     context.print(formatPreflightTable(preflight.rows));
     if (!preflight.ok) {
       const failed = preflight.rows.filter((row) => row.problems.length > 0).length;
