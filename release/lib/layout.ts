@@ -30,10 +30,8 @@ export const CHECKSUMS_FILE = "SHA256SUMS";
 /** JSON `DistManifest`: version, commit, date and each file's size and sha256. */
 export const DIST_MANIFEST_FILE = "dist.json";
 
-/** `npm run image`: the OCI archive (skopeo/podman/umoci: `oci-archive:PATH`). */
-export const IMAGE_OCI_ARCHIVE = "lvscare-image-linux-amd64.oci.tar";
-/** `npm run image`: the same image as docker-archive, what `ctr -n k8s.io images import` takes. */
-export const IMAGE_DOCKER_ARCHIVE = "lvscare-image-linux-amd64.docker.tar";
+// `npm run image`'s archives: named in contracts, since `seal run` looks for them in dist/ too.
+export { IMAGE_DOCKER_ARCHIVE, IMAGE_OCI_ARCHIVE } from "@lvscare/contracts/names";
 /** `npm run image`: JSON `ImageManifest` (reference, digests, sizes). */
 export const IMAGE_MANIFEST_FILE = "image.json";
 

@@ -14,6 +14,14 @@ export const LVSCARE_VERSION = "0.1.0";
  */
 export const DEFAULT_LVSCARE_IMAGE = `localhost/lvscare:${LVSCARE_VERSION}`;
 
+/**
+ * `npm run image`'s archives in dist/ (release/lib/layout.ts), which `seal run` uploads to workers
+ * by default: the OCI archive (skopeo/podman/umoci: `oci-archive:PATH`) and the same image as
+ * docker-archive; `ctr -n k8s.io images import` takes either.
+ */
+export const IMAGE_OCI_ARCHIVE = "lvscare-image-linux-amd64.oci.tar";
+export const IMAGE_DOCKER_ARCHIVE = "lvscare-image-linux-amd64.docker.tar";
+
 /** Where the installer writes the names below and the daemon reads NODE_IP_HOST_NAME. */
 export const HOSTS_FILE = "/etc/hosts";
 

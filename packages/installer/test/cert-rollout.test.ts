@@ -172,7 +172,7 @@ describe("seal cert rollout on real sshd hosts with the fakes", { timeout: 400_0
     assert.equal(tokens.code, 0, tokens.stderr);
   });
 
-  it("the seal cert command: --dry-run changes nothing, then the rollout; host keys recorded in ~/.seal/<cluster>/known_hosts", async () => {
+  it("the seal cert command: --dry-run changes nothing, then the rollout on the Clusterfile's masters; host keys recorded in ~/.seal/<cluster>/known_hosts", async () => {
     const home = join(scratch, "home");
     mkdirSync(home);
     const seal = (args: readonly string[]) => {
@@ -187,7 +187,12 @@ describe("seal cert rollout on real sshd hosts with the fakes", { timeout: 400_0
     assert.equal(read(0, APISERVER_CRT), before, "--dry-run wrote nothing");
     assert.match(readFileSync(join(home, ".seal", "certcli", "known_hosts"), "utf8"), /^10\.88\.0\.10 ssh-ed25519 /m);
 
-    const done = await seal([...common, "--alt-names", "cli.example"]);
+    // Without --masters the Clusterfile's masters are taken (a sealos-style file, as seal run leaves it).
+    writeFileSync(
+      join(home, ".seal", "certcli", "Clusterfile"),
+      `apiVersion: apps.sealos.io/v1beta1\nkind: Cluster\nmetadata:\n  name: certcli\nspec:\n  hosts:\n    - ips: [${MASTERS[0]}:22]\n      roles: [master]\n`,
+    );
+    const done = await seal([...common.slice(2), "--alt-names", "cli.example"]);
     assert.equal(done.code, 0, done.stderr);
     assert.match(done.stdout, /done: 1 masters updated \(kube-apiserver restarted\)\n$/);
     assert.doesNotMatch(done.stderr + done.stdout, /seal-test-root/, "the password is never printed");

@@ -121,6 +121,32 @@ describe("seal without a command", () => {
   });
 });
 
+describe("seal cert", () => {
+  it("without --masters and without the cluster's Clusterfile: one line naming both, exit 2, nothing contacted", async () => {
+    const home = join(scratch, "empty-home");
+    await mkdir(home);
+    const result = await run(NODE, [SEAL, "cert", "--alt-names", "api.example", "--cluster", "nothing-here"], { env: { ...process.env, HOME: home } });
+    assert.equal(result.code, 2, result.stderr);
+    assert.match(result.stderr, /^seal: error: no --masters and no cluster "nothing-here" \(.*\/\.seal\/nothing-here\/Clusterfile does not exist\); give --masters IP,\.\.\.\n$/);
+    assert.deepEqual(await readdir(home), []);
+  });
+});
+
+describe("seal run --dry-run", () => {
+  it("--kube-proxy-mode nftables: the worker's lvscare care --run-once gets --dataplane nftables, as its static pod", async () => {
+    const home = join(scratch, "dry-home");
+    await mkdir(home);
+    const args = ["run", "--dry-run", "--masters", "192.168.0.2", "--nodes", "192.168.0.10", "--lvscare-bin", "/opt/lvscare"];
+    const nft = await run(NODE, [SEAL, ...args, "--kube-proxy-mode", "nftables"], { env: { ...process.env, HOME: home } });
+    assert.equal(nft.code, 0, nft.stderr);
+    assert.match(nft.stdout, /\n {2}run \/usr\/local\/bin\/lvscare care --vs 10\.103\.97\.2:6443 --rs 192\.168\.0\.2:6443 --dataplane nftables --run-once\n/);
+    const ipvs = await run(NODE, [SEAL, ...args], { env: { ...process.env, HOME: home } });
+    assert.equal(ipvs.code, 0, ipvs.stderr);
+    assert.match(ipvs.stdout, /\n {2}run \/usr\/local\/bin\/lvscare care --vs 10\.103\.97\.2:6443 --rs 192\.168\.0\.2:6443 --run-once\n/);
+    assert.deepEqual(await readdir(home), [], "a dry run writes nothing");
+  });
+});
+
 describe("seal hosts", () => {
   it("sets and removes entries, warning about a user line that wins", async () => {
     const file = join(scratch, "hosts");

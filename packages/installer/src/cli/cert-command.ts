@@ -4,41 +4,41 @@
  * only then are they written, one master at a time, each master's control plane restarted and
  * its API server healthy before the next. `--dry-run` stops after preparing and prints the plan.
  *
- * Hosts come from --masters for now; the Clusterfile (~/.seal/<cluster>/) will supply them.
+ * The masters are --masters, or the Clusterfile's (~/.seal/<cluster>/) when it is not given.
  */
-import { homedir } from "node:os";
-import { join } from "node:path";
-import { KEY_ALGORITHMS, type KeyAlgorithm } from "../cluster/spec.ts";
+import { Command, Option } from "commander";
+import { DEFAULTS, KEY_ALGORITHMS, type KeyAlgorithm } from "../cluster/spec.ts";
+import { clusterHosts } from "../cluster-state/clusterfile.ts";
+import { readClusterfile, stateDir } from "../cluster-state/state-dir.ts";
 import { ALT_NAMES_RESTARTS, prepareMasterUpdate, type CertChange, type MasterUpdate } from "../cert/prepare-update.ts";
 import { checkRolloutTools, rollOutCertificates } from "../cert/distribute.ts";
 import { InputError } from "../errors.ts";
 import { parseAltNames } from "../pki/alt-names.ts";
 import { readPkiDir } from "../pki/pki-dir.ts";
 import {
-  clusterKnownHostsPath,
   createLogger,
   HostPool,
-  loadCredentials,
   parseHostAddresses,
   parseHostKeyPin,
   valuesOrThrow,
   type LogFormat,
+  type SshCredentials,
 } from "../ssh/index.ts";
+import { addSshFlags, collectList, credentialsFrom, logFormatOf, parsePortFlag, secretsOf, type SshFlags } from "./flags.ts";
 import type { Output } from "./output.ts";
 
 export interface CertCommandOptions {
-  readonly masters: readonly string[];
+  /** Undefined: the Clusterfile's masters. */
+  readonly masters?: readonly string[];
   readonly altNames?: readonly string[];
   readonly renew?: boolean;
   readonly newKeys?: boolean;
   readonly keyAlgorithm?: string;
   readonly cluster: string;
   readonly pkiDir?: string;
-  readonly user: string;
-  /** From -p/--passwd or SEAL_SSH_PASSWORD. */
-  readonly password?: string;
-  readonly pk?: string;
-  readonly pkPasswd?: string;
+  readonly credentials: () => Promise<SshCredentials>;
+  /** Passwords and passphrases never to log. */
+  readonly secrets?: readonly string[];
   readonly port: number;
   readonly acceptHostKey?: readonly string[];
   readonly sshInsecure?: boolean;
@@ -46,11 +46,17 @@ export interface CertCommandOptions {
   /** Seconds the static pod manifests stay away during a restart. */
   readonly restartWait: number;
   readonly logFormat: LogFormat;
+  /** Where ~/.seal is; default the user's home. */
+  readonly home?: string;
 }
 
-/** `~/.seal/<cluster>/pki`: the cluster's CAs, as the lifecycle's state directory keeps them. */
-export function clusterPkiDir(cluster: string, home = homedir()): string {
-  return join(clusterKnownHostsPath(cluster, home), "..", "pki");
+/** --masters, else the masters the cluster's Clusterfile lists. */
+function mastersOf(options: CertCommandOptions): readonly string[] {
+  if (options.masters !== undefined) return options.masters;
+  const state = stateDir(options.cluster, options.home);
+  const file = readClusterfile(state.clusterfile);
+  if (file === undefined) throw new InputError(`no --masters and no cluster "${options.cluster}" (${state.clusterfile} does not exist); give --masters IP,...`);
+  return clusterHosts(file.cluster).masters.map((host) => host.ip);
 }
 
 function certChange(options: CertCommandOptions): CertChange {
@@ -67,27 +73,24 @@ function certChange(options: CertCommandOptions): CertChange {
 
 export async function runCert(options: CertCommandOptions, out: Output): Promise<void> {
   const change = certChange(options);
-  const masters = parseHostAddresses(options.masters, options.port).map((target) => target.label);
+  const masters = parseHostAddresses(mastersOf(options), options.port).map((target) => target.label);
   if (masters.length === 0) throw new InputError("--masters: at least one master is required");
   if (!Number.isInteger(options.restartWait) || options.restartWait < 1 || options.restartWait > 600) {
     throw new InputError(`--restart-wait: ${options.restartWait} is not a whole number of seconds from 1 to 600`);
   }
-  const pkiDir = options.pkiDir ?? clusterPkiDir(options.cluster);
+  const state = stateDir(options.cluster, options.home);
+  const pkiDir = options.pkiDir ?? state.pkiDir;
   const now = new Date();
   const pki = await readPkiDir(pkiDir, now);
   if (pki.authorities.ca === undefined) throw new InputError(`${pkiDir}: no ca.crt/ca.key; give the cluster's PKI directory with --pki-dir`);
-  const credentials = await loadCredentials({
-    user: options.user,
-    ...(options.password === undefined ? {} : { password: options.password }),
-    ...(options.pk === undefined ? {} : { privateKeyPath: options.pk }),
-    ...(options.pkPasswd === undefined ? {} : { passphrase: options.pkPasswd }),
-  });
+  const credentials = await options.credentials();
   const logger = createLogger({ format: options.logFormat });
+  for (const secret of options.secrets ?? []) logger.redactor.add(secret);
   await using pool = new HostPool({
     credentials,
     port: options.port,
     hostKeys: {
-      knownHostsPath: clusterKnownHostsPath(options.cluster),
+      knownHostsPath: state.knownHosts,
       pins: (options.acceptHostKey ?? []).map(parseHostKeyPin),
       insecureAcceptChangedKeys: options.sshInsecure === true,
     },
@@ -120,4 +123,55 @@ export async function runCert(options: CertCommandOptions, out: Output): Promise
   });
   const restarted = updates.filter((update) => update.files.length > 0).length;
   out.info(`done: ${restarted} masters updated${change.kind === "alt-names" ? ` (${ALT_NAMES_RESTARTS.join(", ")} restarted)` : ""}`);
+}
+
+interface CertFlags extends SshFlags {
+  masters?: string[];
+  altNames?: string[];
+  renew?: boolean;
+  newKeys?: boolean;
+  keyAlgorithm: string;
+  pkiDir?: string;
+  dryRun?: boolean;
+  restartWait: number;
+}
+
+export function addCertCommand(program: Command, out: Output): void {
+  addSshFlags(
+    program
+      .command("cert")
+      .description(
+        "add names to every API server certificate (--alt-names) or renew every leaf certificate keeping its lifetime (--renew), " +
+          "signed by the cluster's CAs; masters are updated and restarted one at a time",
+      )
+      .option("--masters <ips>", "master addresses, comma separated (default: the Clusterfile's, ~/.seal/<cluster>/Clusterfile)", collectList)
+      .option("--alt-names <names>", "DNS names or IPs to add to the API server certificates, comma separated", collectList)
+      .option("--renew", "renew every leaf certificate and kubeconfig on the masters for the lifetime it had (99 years stay 99 years)")
+      .option("--new-keys", "with --renew: a fresh key for every certificate (default: keep the keys)")
+      .addOption(new Option("--key-algorithm <algorithm>", "with --new-keys: key type").choices(KEY_ALGORITHMS).default(DEFAULTS.keyAlgorithm))
+      .option("--pki-dir <dir>", "the cluster's CA directory (default ~/.seal/<cluster>/pki)")
+      .option("--dry-run", "read and sign, print what would change, write nothing")
+      .option("--restart-wait <seconds>", "how long the static pod manifests stay away while the kubelet stops the pods", (value: string) => Number(value), 20),
+  ).action(async (flags: CertFlags) => {
+    await runCert(
+      {
+        ...(flags.masters === undefined ? {} : { masters: flags.masters }),
+        ...(flags.altNames === undefined ? {} : { altNames: flags.altNames }),
+        ...(flags.renew === undefined ? {} : { renew: flags.renew }),
+        ...(flags.newKeys === undefined ? {} : { newKeys: flags.newKeys }),
+        keyAlgorithm: flags.keyAlgorithm,
+        cluster: flags.cluster,
+        ...(flags.pkiDir === undefined ? {} : { pkiDir: flags.pkiDir }),
+        credentials: credentialsFrom(flags),
+        secrets: secretsOf(flags),
+        port: parsePortFlag(flags.port),
+        acceptHostKey: flags.acceptHostKey ?? [],
+        sshInsecure: flags.sshInsecure ?? false,
+        dryRun: flags.dryRun ?? false,
+        restartWait: flags.restartWait,
+        logFormat: logFormatOf(flags),
+      },
+      out,
+    );
+  });
 }

@@ -8,11 +8,10 @@
 import { existsSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import { IMAGE_OCI_ARCHIVE } from "@lvscare/contracts/names";
 import { InputError } from "../errors.ts";
 import type { WorkerArtifacts } from "./host-steps.ts";
 
-/** The image archive `npm run image` writes (release/lib/layout.ts IMAGE_OCI_ARCHIVE). */
-export const IMAGE_ARCHIVE_NAME = "lvscare-image-linux-amd64.oci.tar";
 
 export interface ArtifactOptions {
   /** --lvscare-bin: one file for every worker. */
@@ -42,7 +41,7 @@ export function resolveWorkerArtifacts(options: ArtifactOptions, unameMachine: s
   if (check.checkExists && !existsSync(lvscareBinary)) {
     throw new InputError(`the lvscare executable ${lvscareBinary} is missing: build it with \`npm run dist\` (or give --lvscare-bin FILE)`);
   }
-  const defaultImage = join(distDir, IMAGE_ARCHIVE_NAME);
+  const defaultImage = join(distDir, IMAGE_OCI_ARCHIVE);
   const imageArchive = options.imageArchive ?? (existsSync(defaultImage) ? defaultImage : undefined);
   if (check.checkExists && options.imageArchive !== undefined && !existsSync(options.imageArchive)) throw new InputError(`--lvscare-image-archive ${options.imageArchive} does not exist (\`npm run image\` builds it)`);
   return { lvscareBinary: resolve(lvscareBinary), imageArchive: imageArchive === undefined ? undefined : resolve(imageArchive) };

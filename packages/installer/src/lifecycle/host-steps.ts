@@ -40,7 +40,9 @@ export function imageArchivePath(cluster: string): string {
 function runOnceArgv(host: PlanHost): string[] {
   const virtualServer = host.virtualServer;
   if (virtualServer === undefined) return [];
-  return [HOST_LVSCARE_PATH, "care", "--vs", virtualServer.address, ...virtualServer.realServers.flatMap((server) => ["--rs", server]), "--run-once"];
+  // The plan names a dataplane only when it is not lvscare's default, as the static pod does.
+  const dataplane = virtualServer.dataplane === undefined ? [] : ["--dataplane", virtualServer.dataplane];
+  return [HOST_LVSCARE_PATH, "care", "--vs", virtualServer.address, ...virtualServer.realServers.flatMap((server) => ["--rs", server]), ...dataplane, "--run-once"];
 }
 
 function kubeadmArgv(host: PlanHost): string[] {

@@ -3,6 +3,7 @@
  * the answers are shown in one table. A host that has already finished its kubeadm step (a
  * resumed run) is not asked for free control-plane ports: its own etcd holds them.
  */
+import type { DataplaneName } from "@lvscare/contracts/names";
 import type { HostPool } from "../ssh/host-pool.ts";
 import type { RemoteHost } from "../ssh/remote-host.ts";
 import { isMarked } from "./remote-edits.ts";
@@ -35,6 +36,7 @@ echo "clock=$(date +%s%3N)"
 echo "swap=$(($(wc -l < /proc/swaps) - 1))"
 for tool in ${REQUIRED_TOOLS.join(" ")}; do command -v "$tool" >/dev/null 2>&1 && echo "tool.$tool=yes" || echo "tool.$tool=no"; done
 command -v kubeadm >/dev/null 2>&1 && echo "kubeadm=$(kubeadm version -o short 2>/dev/null)"
+command -v nft >/dev/null 2>&1 && echo nft=yes || echo nft=no
 if [ -e /proc/net/ip_vs ]; then echo ipvs=yes; elif [ -e /proc/modules ] && modprobe -n ip_vs 2>/dev/null; then echo ipvs=loadable; else echo ipvs=no; fi
 if command -v ss >/dev/null 2>&1; then echo "listening=$(ss -Htln | awk '{print $4}' | sed 's/.*://' | sort -un | tr '\\n' ' ')"; fi
 `;
@@ -48,7 +50,17 @@ function parseProbe(stdout: string): Map<string, string> {
   return values;
 }
 
-async function probe(host: RemoteHost, role: PreflightHost["role"], cluster: string, haveBundle: boolean): Promise<Omit<PreflightRow, "address" | "role">> {
+/** What a worker's lvscare needs for its dataplane (auto: either IPVS or nft will do). */
+export function dataplaneProblem(values: Map<string, string>, dataplane: DataplaneName): string | undefined {
+  const ipvs = values.get("ipvs") !== "no";
+  const nft = values.get("nft") === "yes";
+  if (dataplane === "ipvs" && !ipvs) return "no IPVS: ip_vs is neither in the kernel nor loadable (lvscare needs it on workers)";
+  if (dataplane === "nftables" && !nft) return "no nft: lvscare --dataplane nftables needs the nft tool (Debian: nftables)";
+  if (dataplane === "auto" && !ipvs && !nft) return "neither IPVS (ip_vs) nor the nft tool: lvscare --dataplane auto needs one of them";
+  return undefined;
+}
+
+async function probe(host: RemoteHost, role: PreflightHost["role"], cluster: string, haveBundle: boolean, workerDataplane: DataplaneName): Promise<Omit<PreflightRow, "address" | "role">> {
   const sent = Date.now();
   const result = await host.run(["sh", "-c", PROBE]);
   const received = Date.now();
@@ -60,7 +72,8 @@ async function probe(host: RemoteHost, role: PreflightHost["role"], cluster: str
     const missing = REQUIRED_TOOLS.filter((tool) => values.get(`tool.${tool}`) !== "yes");
     if (missing.length > 0) problems.push(`missing ${missing.join(", ")} (install them or give --bundle)`);
   }
-  if (role === "worker" && values.get("ipvs") === "no") problems.push("no IPVS: ip_vs is neither in the kernel nor loadable (lvscare needs it on workers)");
+  const dataplane = role === "worker" ? dataplaneProblem(values, workerDataplane) : undefined;
+  if (dataplane !== undefined) problems.push(dataplane);
   if (role === "master" && !(await isMarked(host, cluster, "kubeadm"))) {
     const listening = new Set((values.get("listening") ?? "").split(/\s+/).filter((port) => port !== "").map(Number));
     if (!values.has("listening")) problems.push("cannot check ports: ss (iproute2) is missing");
@@ -78,11 +91,11 @@ export interface PreflightResult {
   readonly kubeadmVersion: string;
 }
 
-export async function runPreflight(pool: HostPool, hosts: readonly PreflightHost[], options: { cluster: string; haveBundle: boolean }): Promise<PreflightResult> {
+export async function runPreflight(pool: HostPool, hosts: readonly PreflightHost[], options: { cluster: string; haveBundle: boolean; workerDataplane: DataplaneName }): Promise<PreflightResult> {
   const roles = new Map(hosts.map((host) => [host.address, host.role]));
   const results = await pool.forEach(hosts.map((host) => host.address), async (host, progress) => {
     progress.step("checking");
-    return probe(host, roles.get(host.address) ?? "worker", options.cluster, options.haveBundle);
+    return probe(host, roles.get(host.address) ?? "worker", options.cluster, options.haveBundle, options.workerDataplane);
   }, { title: "preflight" });
   const rows: PreflightRow[] = results.map((result) => {
     const role = roles.get(result.address) ?? "worker";

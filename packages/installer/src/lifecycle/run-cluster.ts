@@ -9,6 +9,7 @@
 import { existsSync } from "node:fs";
 import { buildClusterSpec, type ClusterInput } from "../cluster/validate.ts";
 import { DEFAULTS, type ClusterSpec } from "../cluster/spec.ts";
+import { lvscareDataplane } from "../cluster/kube-proxy.ts";
 import { InputError } from "../errors.ts";
 import { EMPTY_PKI_DIR, readPkiDir } from "../pki/pki-dir.ts";
 import { renderCluster } from "../render/render-cluster.ts";
@@ -33,7 +34,6 @@ import { resolveWorkerArtifacts, type ArtifactOptions } from "./artifacts.ts";
 export interface RunRequest {
   /** Every `seal render` setting but the output; `kubernetesVersion` undefined: read from master0's kubeadm. */
   readonly cluster: Omit<ClusterInput, "kubernetesVersion"> & { readonly kubernetesVersion?: string; readonly cluster: string };
-  readonly kubeProxyMode: string;
   readonly port: number;
   readonly acceptHostKey: readonly string[];
   readonly sshInsecure: boolean;
@@ -83,7 +83,7 @@ function requestedClusterfile(request: RunRequest, kubernetesVersion: string | u
       allowEvenMasters: input.allowEvenMasters,
       criSocket: input.criSocket,
       cgroupDriver: input.cgroupDriver,
-      kubeProxyMode: request.kubeProxyMode,
+      kubeProxyMode: input.kubeProxyMode,
     }).filter(([, value]) => value !== undefined && !(Array.isArray(value) && value.length === 0)),
   ) as SealConfig;
   return { cluster, config };
@@ -150,7 +150,7 @@ export async function runCluster(request: RunRequest, context: RunContext): Prom
     const roles = [...masters.map((address) => ({ address, role: "master" as const })), ...nodes.map((address) => ({ address, role: "worker" as const }))];
 
     // 2. Preflight: every host, one table; nothing changes unless all pass.
-    const preflight = await runPreflight(pool, roles, { cluster: provisional.name, haveBundle: request.bundle !== undefined });
+    const preflight = await runPreflight(pool, roles, { cluster: provisional.name, haveBundle: request.bundle !== undefined, workerDataplane: lvscareDataplane(provisional) });
     context.print(formatPreflightTable(preflight.rows));
     if (!preflight.ok) {
       const failed = preflight.rows.filter((row) => row.problems.length > 0).length;
