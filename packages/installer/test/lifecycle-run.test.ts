@@ -170,13 +170,22 @@ describe("seal run / reset over SSH on three masters", { timeout: 900_000 }, () 
   it("seal status: the Clusterfile's phase and what each host answers, as a table and as JSON", async () => {
     const json = await seal(["status", "--json"]);
     assert.equal(json.code, 0, describeRun(json));
-    const status = JSON.parse(json.stdout) as { phase: string; hosts: { address: string; role: string; reachable: boolean; hostname: string; kubeadm: string; lastCondition?: { type: string } }[] };
+    const status = JSON.parse(json.stdout) as {
+      phase: string;
+      hosts: { address: string; role: string; reachable: boolean; answeredHostname: string; kubeadm: string; apiServer: string; lastStep?: { type: string }; firstExpiry?: { name: string; notAfter: string }; problems: string[] }[];
+    };
     assert.equal(status.phase, "ClusterSuccess");
-    assert.deepEqual(status.hosts.map((host) => [host.address, host.role, host.reachable, host.hostname, host.kubeadm, host.lastCondition?.type.split("/")[0]]), masters.map((address, index) => [address, "master", true, HOSTNAMES[index], "done", "CopyClusterfile"]));
+    assert.deepEqual(status.hosts.map((host) => [host.address, host.role, host.reachable, host.answeredHostname, host.kubeadm, host.lastStep?.type.split("/")[0]]), masters.map((address, index) => [address, "master", true, HOSTNAMES[index], "done", "CopyClusterfile"]));
+    for (const host of status.hosts) {
+      // The stand-in API server answers /healthz through the rendered certificate; openssl on the host read the 99-year leaves.
+      assert.equal(host.apiServer, "healthy", JSON.stringify(host));
+      assert.ok(Number(host.firstExpiry?.notAfter.slice(0, 4)) > 2100, JSON.stringify(host));
+    }
     const table = await seal(["status"]);
     assert.equal(table.code, 0, describeRun(table));
-    assert.match(table.stdout, /^cluster "default": ClusterSuccess\nHOST\s+ROLE\s+REACHABLE\s+HOSTNAME\s+KUBEADM\s+KUBELET\s+LAST STEP\n/);
-    assert.match(table.stdout, new RegExp(`${(masters[1] as string).replaceAll(".", "\\.")}\\s+master\\s+yes\\s+master-2\\s+done`));
+    assert.match(table.stdout, /^HOST\s+NAME\s+ROLE\s+SSH\s+KUBEADM\s+KUBELET\s+APISERVER\s+LVSCARE\s+VERSION\s+CERTS UNTIL\s+LAST STEP\s+PROBLEMS\n/);
+    assert.match(table.stdout, new RegExp(`${(masters[1] as string).replaceAll(".", "\\.")}\\s+master-2\\s+master\\s+ok\\s+done\\s+\\S+\\s+ok\\s`));
+    assert.match(table.stdout, /\ncluster "default" \(Kubernetes v[\d.]+\): ClusterSuccess, 3 hosts, /);
   });
 
   it("a second seal on the same cluster is refused, naming the holder", async () => {

@@ -5,9 +5,10 @@ import { buildStatusReport, renderStatusJson, renderStatusTable, type HostAnswer
 const NOW = new Date("2026-12-05T12:00:00Z");
 const CLUSTER: StatusCluster = {
   name: "prod",
+  phase: "ClusterSuccess",
   kubernetesVersion: "v1.37.1",
   hosts: [
-    { address: "192.168.0.2", hostname: "cp-1", role: "master", master0: true },
+    { address: "192.168.0.2", hostname: "cp-1", role: "master", master0: true, lastStep: { type: "CopyClusterfile/192.168.0.2", status: "True" } },
     { address: "192.168.0.3", hostname: "cp-2", role: "master" },
     { address: "192.168.0.10", hostname: "w-1", role: "worker" },
     { address: "192.168.0.11", hostname: "w-2", role: "worker" },
@@ -15,10 +16,10 @@ const CLUSTER: StatusCluster = {
 };
 const LONG = [{ name: "apiserver", notAfter: "2125-11-11T12:00:00.000Z" }];
 const healthyMaster = (address: string): HostAnswer => ({
-  address, reachable: true, kubelet: "healthy", apiServer: "healthy", versions: { kubelet: "v1.37.1" }, certificates: LONG,
+  address, reachable: true, kubeadm: "done", kubelet: "healthy", apiServer: "healthy", versions: { kubelet: "v1.37.1" }, certificates: LONG,
 });
 const healthyWorker = (address: string): HostAnswer => ({
-  address, reachable: true, kubelet: "healthy", lvscarePod: true, versions: { kubelet: "v1.37.1" },
+  address, reachable: true, kubeadm: "done", kubelet: "healthy", lvscarePod: true, versions: { kubelet: "v1.37.1" },
 });
 
 describe("seal status report", () => {
@@ -29,12 +30,12 @@ describe("seal status report", () => {
     assert.equal(
       renderStatusTable(report),
       [
-        "HOST          NAME  ROLE     SSH  KUBELET  APISERVER  LVSCARE  VERSION  CERTS UNTIL  PROBLEMS",
-        "192.168.0.2   cp-1  master0  ok   ok       ok         -        v1.37.1  2125-11-11   -",
-        "192.168.0.3   cp-2  master   ok   ok       ok         -        v1.37.1  2125-11-11   -",
-        "192.168.0.10  w-1   worker   ok   ok       -          ok       v1.37.1  -            -",
-        "192.168.0.11  w-2   worker   ok   ok       -          ok       v1.37.1  -            -",
-        'cluster "prod" (Kubernetes v1.37.1): 4 hosts, all healthy',
+        "HOST          NAME  ROLE     SSH  KUBEADM  KUBELET  APISERVER  LVSCARE  VERSION  CERTS UNTIL  LAST STEP             PROBLEMS",
+        "192.168.0.2   cp-1  master0  ok   done     ok       ok         -        v1.37.1  2125-11-11   CopyClusterfile done  -",
+        "192.168.0.3   cp-2  master   ok   done     ok       ok         -        v1.37.1  2125-11-11   -                     -",
+        "192.168.0.10  w-1   worker   ok   done     ok       -          ok       v1.37.1  -            -                     -",
+        "192.168.0.11  w-2   worker   ok   done     ok       -          ok       v1.37.1  -            -                     -",
+        'cluster "prod" (Kubernetes v1.37.1): ClusterSuccess, 4 hosts, all healthy',
         "",
       ].join("\n"),
     );
@@ -61,9 +62,22 @@ describe("seal status report", () => {
     assert.equal(report.hosts[0]?.firstExpiry?.name, "etcd/peer");
     assert.deepEqual(report.unknownHosts, ["10.9.9.9"]);
     const table = renderStatusTable(report);
-    assert.match(table, /^192\.168\.0\.3 +cp-2 +master +FAIL +- +- +- +- +- +unreachable: connect ECONNREFUSED/m);
+    assert.match(table, /^192\.168\.0\.3 +cp-2 +master +FAIL +- +- +- +- +- +- +- +unreachable: connect ECONNREFUSED/m);
     assert.match(table, /^192\.168\.0\.11 +w-2 +worker +\? /m);
     assert.match(table, /4 hosts, 4 with problems\nanswers from hosts not in the cluster: 10\.9\.9\.9\n$/);
+  });
+
+  it("the Clusterfile's side: a failed last step, kubeadm not done, a host answering with another name", () => {
+    const cluster: StatusCluster = {
+      ...CLUSTER,
+      phase: "ClusterFailed",
+      hosts: [{ address: "192.168.0.2", hostname: "cp-1", role: "master", master0: true, lastStep: { type: "InstallMaster0/192.168.0.2", status: "False", message: "kubeadm init exited 1" } }],
+    };
+    const report = buildStatusReport(cluster, [{ ...healthyMaster("192.168.0.2"), hostname: "other", kubeadm: "not done" }], { now: NOW });
+    assert.deepEqual(report.hosts[0]?.problems, ["InstallMaster0 failed: kubeadm init exited 1", "hostname other, expected cp-1", "kubeadm not done"]);
+    const table = renderStatusTable(report);
+    assert.match(table, /^192\.168\.0\.2 +other +master0 +ok +not done +ok +ok +- +v1\.37\.1 +2125-11-11 +InstallMaster0 failed +InstallMaster0 failed: kubeadm init exited 1; /m);
+    assert.match(table, /cluster "prod" \(Kubernetes v1\.37\.1\): ClusterFailed, 1 hosts, 1 with problems\n$/);
   });
 
   it("--json is the report itself, and round-trips", () => {

@@ -7,7 +7,8 @@ import { Command } from "commander";
 import { checkBundle } from "../lifecycle/bundle.ts";
 import { runCluster, type RunContext } from "../lifecycle/run-cluster.ts";
 import { resetCluster } from "../lifecycle/reset-cluster.ts";
-import { formatStatusTable, readClusterStatus } from "../lifecycle/cluster-status.ts";
+import { readClusterStatus } from "../lifecycle/cluster-status.ts";
+import { renderStatusJson, renderStatusTable } from "../status/status-report.ts";
 import { createLogger } from "../ssh/logger.ts";
 import { createProgressReporter } from "../ssh/progress.ts";
 import { addClusterFlags, addSshFlags, clusterInputFrom, credentialsFrom, logFormatOf, parsePortFlag, secretsOf, type ClusterFlags, type SshFlags } from "./flags.ts";
@@ -75,9 +76,9 @@ export function addLifecycleCommands(program: Command, out: Output): void {
     .option("--json", "one JSON document on stdout")
     .action(async (flags: SshFlags & { json?: boolean }) => {
       const status = await readClusterStatus(
-        { cluster: flags.cluster, port: parsePortFlag(flags.port), acceptHostKey: flags.acceptHostKey ?? [], sshInsecure: flags.sshInsecure ?? false, json: flags.json ?? false },
+        { cluster: flags.cluster, port: parsePortFlag(flags.port), acceptHostKey: flags.acceptHostKey ?? [], sshInsecure: flags.sshInsecure ?? false },
         contextFor(flags, out),
       );
-      out.info(flags.json ? JSON.stringify(status, null, 2) : formatStatusTable(status));
+      out.info((flags.json ? renderStatusJson(status) : renderStatusTable(status)).trimEnd());
     });
 }

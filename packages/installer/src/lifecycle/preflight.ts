@@ -41,7 +41,8 @@ if [ -e /proc/net/ip_vs ]; then echo ipvs=yes; elif [ -e /proc/modules ] && modp
 if command -v ss >/dev/null 2>&1; then echo "listening=$(ss -Htln | awk '{print $4}' | sed 's/.*://' | sort -un | tr '\\n' ' ')"; fi
 `;
 
-function parseProbe(stdout: string): Map<string, string> {
+/** A probe's `KEY=VALUE` lines (the value trimmed; lines without `=` ignored). */
+export function parseKeyValueLines(stdout: string): Map<string, string> {
   const values = new Map<string, string>();
   for (const line of stdout.split("\n")) {
     const at = line.indexOf("=");
@@ -64,7 +65,7 @@ async function probe(host: RemoteHost, role: PreflightHost["role"], cluster: str
   const sent = Date.now();
   const result = await host.run(["sh", "-c", PROBE]);
   const received = Date.now();
-  const values = parseProbe(result.stdout);
+  const values = parseKeyValueLines(result.stdout);
   const problems: string[] = [];
   const remoteClock = Number(values.get("clock"));
   const clockSkewMs = Number.isFinite(remoteClock) ? Math.round(remoteClock - (sent + received) / 2) : undefined;

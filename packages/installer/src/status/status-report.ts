@@ -12,10 +12,14 @@ export interface StatusHost {
   readonly hostname?: string;
   readonly role: "master" | "worker";
   readonly master0?: boolean;
+  /** The Clusterfile's latest condition about this host (`InstallMaster0/10.0.0.2`, True/False/Unknown). */
+  readonly lastStep?: { readonly type: string; readonly status: string; readonly message?: string };
 }
 
 export interface StatusCluster {
   readonly name: string;
+  /** The Clusterfile's status.phase (ClusterInProcess, ClusterSuccess, ClusterFailed). */
+  readonly phase?: string;
   /** What the hosts should run, `v1.37.1`; compared with each kubelet's version. */
   readonly kubernetesVersion?: string;
   readonly hosts: readonly StatusHost[];
@@ -34,6 +38,10 @@ export interface HostAnswer {
   readonly reachable: boolean;
   /** Why it is unreachable, or what failed while asking (one line, already redacted). */
   readonly error?: string;
+  /** What the host calls itself (`hostname`). */
+  readonly hostname?: string;
+  /** Whether seal's marker says this host's kubeadm init/join finished. */
+  readonly kubeadm?: "done" | "not done";
   readonly kubelet?: Health;
   /** Masters: GET https://<address>:6443/healthz. */
   readonly apiServer?: Health;
@@ -45,6 +53,9 @@ export interface HostAnswer {
 
 export interface HostStatus extends StatusHost {
   readonly answered: boolean;
+  /** The name the host answered with (the description's `hostname` is what it should be). */
+  readonly answeredHostname: string | undefined;
+  readonly kubeadm: "done" | "not done" | undefined;
   readonly reachable: boolean;
   readonly kubelet: Health;
   /** Undefined on workers. */
@@ -59,6 +70,7 @@ export interface HostStatus extends StatusHost {
 
 export interface StatusReport {
   readonly cluster: string;
+  readonly phase: string | undefined;
   readonly kubernetesVersion: string | undefined;
   /** ISO 8601: when the answers were judged (expiry warnings are relative to it). */
   readonly checkedAt: string;
@@ -87,6 +99,8 @@ export function buildStatusReport(cluster: StatusCluster, answers: readonly Host
     const status: Omit<HostStatus, "problems"> = {
       ...host,
       answered: answer !== undefined,
+      answeredHostname: answer?.hostname,
+      kubeadm: answer?.kubeadm,
       reachable: answer?.reachable ?? false,
       kubelet: answer?.kubelet ?? "unknown",
       apiServer: master ? (answer?.apiServer ?? "unknown") : undefined,
@@ -94,10 +108,15 @@ export function buildStatusReport(cluster: StatusCluster, answers: readonly Host
       versions: answer?.versions ?? {},
       firstExpiry: certificates[0],
     };
+    if (host.lastStep?.status === "False") {
+      problems.push(`${host.lastStep.type.split("/")[0] ?? host.lastStep.type} failed${host.lastStep.message === undefined ? "" : `: ${host.lastStep.message}`}`);
+    }
     if (answer === undefined) problems.push("no answer");
     else if (!answer.reachable) problems.push(`unreachable${answer.error === undefined ? "" : `: ${answer.error}`}`);
     else {
       if (answer.error !== undefined) problems.push(answer.error);
+      if (host.hostname !== undefined && answer.hostname !== undefined && answer.hostname !== host.hostname) problems.push(`hostname ${answer.hostname}, expected ${host.hostname}`);
+      if (answer.kubeadm === "not done") problems.push("kubeadm not done");
       if (status.kubelet !== "healthy") problems.push(`kubelet ${status.kubelet}`);
       if (master && status.apiServer !== "healthy") problems.push(`apiserver ${status.apiServer ?? "unknown"}`);
       if (!master && status.lvscarePod !== true) problems.push("lvscare static pod missing");
@@ -117,6 +136,7 @@ export function buildStatusReport(cluster: StatusCluster, answers: readonly Host
   const unknownHosts = answers.map((answer) => answer.address).filter((address) => !listed.has(address));
   return {
     cluster: cluster.name,
+    phase: cluster.phase,
     kubernetesVersion: cluster.kubernetesVersion,
     checkedAt: options.now.toISOString(),
     ok: hosts.every((host) => host.problems.length === 0),
@@ -125,25 +145,35 @@ export function buildStatusReport(cluster: StatusCluster, answers: readonly Host
   };
 }
 
-const HEADERS = ["HOST", "NAME", "ROLE", "SSH", "KUBELET", "APISERVER", "LVSCARE", "VERSION", "CERTS UNTIL", "PROBLEMS"] as const;
+const HEADERS = ["HOST", "NAME", "ROLE", "SSH", "KUBEADM", "KUBELET", "APISERVER", "LVSCARE", "VERSION", "CERTS UNTIL", "LAST STEP", "PROBLEMS"] as const;
 
 function healthText(health: Health | undefined): string {
   if (health === undefined) return "-";
   return { healthy: "ok", unhealthy: "FAIL", unknown: "?" }[health];
 }
 
+function lastStepText(step: StatusHost["lastStep"]): string {
+  if (step === undefined) return "-";
+  const name = step.type.split("/")[0] ?? step.type;
+  if (step.status === "True") return `${name} done`;
+  if (step.status === "False") return `${name} failed`;
+  return `${name} running`;
+}
+
 function row(host: HostStatus): string[] {
   const role = host.role === "master" ? (host.master0 === true ? "master0" : "master") : "worker";
   return [
     host.address,
-    host.hostname ?? "-",
+    host.answeredHostname ?? host.hostname ?? "-",
     role,
     host.answered ? (host.reachable ? "ok" : "FAIL") : "?",
+    host.reachable ? (host.kubeadm ?? "-") : "-",
     host.reachable ? healthText(host.kubelet) : "-",
     host.reachable ? healthText(host.apiServer) : "-",
     host.lvscarePod === undefined || !host.reachable ? "-" : host.lvscarePod ? "ok" : "missing",
     host.versions.kubelet ?? "-",
     host.firstExpiry === undefined ? "-" : host.firstExpiry.notAfter.slice(0, 10),
+    lastStepText(host.lastStep),
     host.problems.length === 0 ? "-" : host.problems.join("; "),
   ];
 }
@@ -157,8 +187,9 @@ export function renderStatusTable(report: StatusReport): string {
   );
   const failing = report.hosts.filter((host) => host.problems.length > 0).length;
   const version = report.kubernetesVersion === undefined ? "" : ` (Kubernetes ${report.kubernetesVersion})`;
+  const phase = report.phase === undefined || report.phase === "" ? "" : ` ${report.phase},`;
   lines.push(
-    `cluster "${report.cluster}"${version}: ${report.hosts.length} hosts, ` +
+    `cluster "${report.cluster}"${version}:${phase} ${report.hosts.length} hosts, ` +
       (failing === 0 ? "all healthy" : `${failing} with problems`),
   );
   if (report.unknownHosts.length > 0) lines.push(`answers from hosts not in the cluster: ${report.unknownHosts.join(", ")}`);
