@@ -9,6 +9,8 @@
  *   which ssh2 loads in try/catch and replaces with pure JavaScript); they become modules that
  *   throw, so nothing native is loaded. Any other `.node` fails the build.
  * - packages/lvscare/src/build-info.ts gets the commit and date of the build.
+ * - import.meta.url is undefined: a CommonJS bundle has no module URL, and code of ours that
+ *   locates files beside its source checks `node:sea`'s isSea() first.
  */
 import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
@@ -59,6 +61,7 @@ export async function bundle(options: BundleOptions): Promise<BundleResult> {
     legalComments: "eof",
     metafile: true,
     logLevel: "silent",
+    define: { "import.meta.url": "undefined" },
     // A missing export is a bug in the bundle (e.g. a koffi function the stub does not forward).
     logOverride: { "import-is-undefined": "error" },
     plugins: [koffiPlugin(state), nativeAddonPlugin(state), buildInfoPlugin(options.buildInfo)],

@@ -3,7 +3,7 @@
 // under Debian's qemu-user with an arm64 sysroot (release/lib/foreign-arch.ts). Each result is
 // compared with the same command run from the TypeScript sources.
 import assert from 'node:assert/strict';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -143,6 +143,24 @@ describe('the executables run without Node and outside the checkout', () => {
         assert.equal(seal.code, 2, seal.stderr);
         assert.equal(seal.stderr, "seal: error: unknown option '--bogus'\n");
         assert.equal(existsSync(join(scratch, 'never-written')), false, 'nothing written');
+      });
+
+      it('seal run takes the lvscare executable for a worker from beside itself, under any name', async () => {
+        // The bundle has no source tree to find dist/ from: the single file must look where it sits.
+        const dir = join(scratch, `renamed-${arch}`);
+        mkdirSync(dir);
+        copyFileSync(join(scratch, arch, executableName('seal', arch)), join(dir, 'seal'));
+        chmodSync(join(dir, 'seal'), 0o755);
+        const lvscare = join(dir, executableName('lvscare', 'x64'));
+        writeFileSync(lvscare, 'stands in for the worker executable\n');
+        const home = join(dir, 'home');
+        mkdirSync(home);
+        const file = join(dir, 'seal');
+        const result = ok(
+          await run(commandFor(arch, [file, 'run', '--masters', '10.0.0.1', '--nodes', '10.0.0.2', '--dry-run']), { env: { PATH: BARE_PATH, HOME: home }, cwd: dir, allowFailure: true, timeoutMs: 300_000 }),
+          'seal run --dry-run',
+        );
+        assert.ok(result.stdout.includes(`upload ${lvscare} to /usr/local/bin/lvscare`), result.stdout);
       });
 
       it('prints the static pod the sources print, naming the image npm run image builds', async () => {

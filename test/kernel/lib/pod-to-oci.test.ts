@@ -20,7 +20,7 @@ function manifest(change: (pod: { spec: Record<string, unknown> & { containers: 
 test('the static pod becomes a privileged container in the node network namespace, /lib/modules read-only, a tmpfs /tmp', () => {
   const spec = ociSpecForPod(parseStaticPod(manifest()), image, node, '/rootfs', '/test/lvscare');
   assert.deepEqual(spec.process.args, ['/usr/bin/lvscare', 'care', '--vs', '10.103.97.2:6443', '--health-path', '/healthz', '--health-schem', 'https', '--rs', '10.0.0.1:6443', '--rs', '10.0.0.2:6443']);
-  assert.deepEqual(spec.process.env, ['PATH=/usr/sbin:/usr/bin', 'LVSCARE_TMPDIR=/tmp']);
+  assert.deepEqual(spec.process.env, ['PATH=/usr/sbin:/usr/bin', 'NODE_OPTIONS=--max-old-space-size=64', 'LVSCARE_TMPDIR=/tmp']);
   assert.equal(spec.process.capabilities.effective.length, 41);
   assert.ok(spec.process.capabilities.effective.includes('CAP_SYS_MODULE'));
   assert.equal(spec.process.oomScoreAdj, -997);
@@ -33,7 +33,7 @@ test('the static pod becomes a privileged container in the node network namespac
   assert.deepEqual(mount('/tmp'), { destination: '/tmp', type: 'tmpfs', source: 'tmpfs', options: ['rw', 'mode=1777', `size=${16 * 2 ** 20}`] });
   assert.deepEqual(mount('/etc/hosts')?.source, '/tmp/hosts');
   assert.ok(!mount('/sys')?.options.includes('ro'), '/sys is writable when privileged');
-  assert.equal(spec.root.readonly, false, 'the manifest does not ask for a read-only root');
+  assert.equal(spec.root.readonly, true, 'readOnlyRootFilesystem: the daemon writes only to its tmpfs /tmp');
 });
 
 test('dropping ALL and adding NET_ADMIN leaves one capability, with /proc/sys read-only and no privilege escalation', () => {

@@ -7,6 +7,7 @@
  */
 import { existsSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
+import { isSea } from "node:sea";
 import { fileURLToPath } from "node:url";
 import { IMAGE_OCI_ARCHIVE } from "@lvscare/contracts/names";
 import { InputError } from "../errors.ts";
@@ -25,8 +26,9 @@ export interface ArtifactOptions {
 const ARCHES: Record<string, string> = { x86_64: "x64", amd64: "x64", aarch64: "arm64", arm64: "arm64" };
 
 export function defaultDistDir(): string {
-  // As the single file (`dist/seal-linux-<arch>`), process.execPath is seal itself.
-  if (/\/seal-linux-[a-z0-9]+$/.test(process.execPath)) return dirname(process.execPath);
+  // The single file has no source tree (its bundle leaves import.meta.url undefined): its
+  // artifacts are the ones `npm run dist` wrote beside it, whatever it was renamed to.
+  if (isSea()) return dirname(process.execPath);
   return resolve(dirname(fileURLToPath(import.meta.url)), "../../../../dist");
 }
 
