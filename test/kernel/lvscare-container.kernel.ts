@@ -26,7 +26,9 @@ export const LEAST_PRIVILEGE_SECURITY_CONTEXT = {
 
 const READY = /first reconcile done/;
 const READY_MS = 180_000;
-const CHANGE_MS = 30_000;
+// A deadline, not a measurement: under TCG on a loaded 2-core host a restarted master's stand-in
+// apiserver and two rise probes can take most of a minute.
+const CHANGE_MS = 60_000;
 
 let cluster: Cluster;
 let bundle: ImageBundle;
@@ -196,7 +198,7 @@ async function startPrivileged(t: TestContext, runtime: RuntimeName): Promise<{ 
   const pod = manifest({ privileged: true, readOnlyRootFilesystem: true });
   assert.deepEqual(pod.command, ['/usr/bin/lvscare']);
   assert.deepEqual(pod.args, cluster.sealosArgs(), "sealos's exact arguments");
-  assert.deepEqual(pod.env, [{ name: 'LVSCARE_TMPDIR', value: '/tmp' }]);
+  assert.deepEqual(pod.env, [{ name: 'NODE_OPTIONS', value: '--max-old-space-size=64' }, { name: 'LVSCARE_TMPDIR', value: '/tmp' }]);
   const container = startPod(runtime, pod, `lvscare-${runtime}`);
   assert.equal(container.spec.root.readonly, true);
   await waitReady(container);
