@@ -7,7 +7,9 @@
  * parallel; last, when masters were added, every finished worker's lvscare static pod lists them,
  * and the Clusterfile copy on every master. Resumed by running the same command again.
  */
+import { parseYamlDocuments } from "@lvscare/contracts/yaml";
 import { buildClusterSpec } from "../cluster/validate.ts";
+import type { RemoteHost } from "../ssh/remote-host.ts";
 import { lvscareDataplane } from "../cluster/kube-proxy.ts";
 import { InputError } from "../errors.ts";
 import { parseHostKeyPin } from "../ssh/host-key-store.ts";
@@ -29,6 +31,23 @@ export interface AddRequest extends MembershipRequest {
   /** `IP=NAME` for the new hosts. */
   readonly hostnames: readonly string[];
   readonly artifacts: ArtifactOptions;
+}
+
+const ALWAYS_IN_CERTIFICATES = new Set(["127.0.0.1", "localhost"]);
+
+/** The API server names of the cluster's kubeadm-config ClusterConfiguration, read with kubectl on master0. */
+async function uploadedCertSans(master0: RemoteHost, warn: (message: string) => void): Promise<string[]> {
+  const result = await master0.run(
+    ["sh", "-c", 'command -v kubectl >/dev/null 2>&1 || { echo "kubectl is not installed" >&2; exit 127; }; exec kubectl --kubeconfig /etc/kubernetes/admin.conf -n kube-system get configmap kubeadm-config -o "jsonpath={.data.ClusterConfiguration}"'],
+    { allowExitCodes: [0, 1, 127], timeoutMs: 60_000 },
+  );
+  if (result.exitCode !== 0) {
+    warn(`cannot read the cluster's ClusterConfiguration on ${master0.address} (${result.stderr.trim().split("\n").slice(-1)[0] ?? ""}): new masters' certificates get today's names only`);
+    return [];
+  }
+  const { values } = parseYamlDocuments(result.stdout);
+  const sans = ((values[0] as { apiServer?: { certSANs?: unknown } } | undefined)?.apiServer?.certSANs ?? []) as unknown[];
+  return sans.filter((san): san is string => typeof san === "string" && !ALWAYS_IN_CERTIFICATES.has(san));
 }
 
 export async function addHosts(request: AddRequest, context: RunContext): Promise<void> {
@@ -73,11 +92,16 @@ export async function addHosts(request: AddRequest, context: RunContext): Promis
     const archOf = new Map(preflight.rows.map((row) => [row.address, row.arch]));
     const workerArtifacts = new Map<string, WorkerArtifacts>(add.nodes.map((address) => [address, resolveWorkerArtifacts(request.artifacts, archOf.get(address) ?? "", { checkExists: true })]));
 
+    // kubeadm join checks a joining master's apiserver certificate against the names in the
+    // cluster's ClusterConfiguration (uploaded by init: the masters of that day, maybe gone now).
+    const clusterSans = await uploadedCertSans(pool.host(master0), (message) => context.logger.log("warn", message));
+    const renderSpec = buildClusterSpec({ ...clusterInputOf(next, after), certSans: [...new Set([...(next.config.certSans ?? []), ...clusterSans])] });
+
     // The render and the Clusterfile name the new hosts from here on: a rerun resumes them.
     const known = new Set(loadRenderedPlan(state.renderDir).plan.hosts.map((host) => host.address));
     const rendered = [...add.masters, ...add.nodes].every((address) => known.has(address)) && !mastersChanged
       ? loadRenderedPlan(state.renderDir)
-      : await replaceRender(state.renderDir, await renderMembers(state.renderDir, state.pkiDir, spec, new Set(after.masters.filter((address) => known.has(address)))));
+      : await replaceRender(state.renderDir, await renderMembers(state.renderDir, state.pkiDir, renderSpec, new Set(after.masters.filter((address) => known.has(address)))));
     const resume = `fix it and run the same seal add again: finished steps are skipped (state: ${state.clusterfile})`;
     const steps = createStepRunner({ pool, clusterfilePath: state.clusterfile, file: stored, resume });
     steps.replace(next, "ClusterInProcess");
