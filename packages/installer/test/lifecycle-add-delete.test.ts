@@ -4,8 +4,9 @@
  * One cluster shared by the cases, in order: three masters installed by `seal run`; refusals
  * (unknown host, the last master, a master added as a worker) with one line and nothing changed;
  * add's dry run changing nothing; a fourth master added (the real etcd lists 4 members) and
- * deleted (3, no stale member, its node gone); master0 deleted (another master becomes master0,
- * etcd healthy); `apply -f` removing one master and adding another. Masters only: a worker's
+ * deleted (3, no stale member, its node gone); master0 deleted while its host is down (its etcd
+ * member removed by seal through the staying master, which becomes master0; etcd healthy);
+ * `apply -f` removing one master and adding another. Masters only: a worker's
  * `lvscare care --run-once` needs IPVS or nftables for the VIP, proven elsewhere.
  */
 import assert from "node:assert/strict";
@@ -16,6 +17,7 @@ import { fileURLToPath } from "node:url";
 import { after, before, describe, it } from "node:test";
 import { formatClusterfile, hostGroups, parseClusterfile } from "../src/cluster-state/clusterfile.ts";
 import { installFakes } from "./fakes/install.ts";
+import { FAKES_RUN_DIR } from "./fakes/contract.ts";
 import { createTestHosts, type TestHost, type TestHosts } from "./hosts/test-hosts.ts";
 import { requireTool, run, type RunResult } from "./helpers/tools.ts";
 
@@ -134,9 +136,17 @@ describe("seal add / delete / apply -f over SSH", { timeout: 1_200_000 }, () => 
     assert.doesNotMatch(readFileSync(hosts.at(3).path("/etc/hosts"), "utf8"), /apiserver\.cluster\.local/);
   });
 
-  it("delete master0: another master becomes master0 and etcd stays healthy", async () => {
+  it("delete a dead master0: its node and etcd member go through the staying master, which becomes master0", async () => {
+    // The host is down (etcd, API server and sshd stopped): its kubeadm reset cannot remove its
+    // etcd member, so the member is seal's to remove, or the next join would meet a stale one.
+    const master0 = hosts.at(0);
+    await master0.execOk(["sh", "-c", `for f in ${FAKES_RUN_DIR}/*.pid; do kill "$(cat "$f")" 2>/dev/null; done; exit 0`]);
+    await master0.stopSshd();
+    assert.deepEqual(await etcdMembers(hosts.at(1)), HOSTNAMES.slice(0, 3), "the dead member is still listed before the delete");
     const result = await seal(["delete", "--masters", ip(0), "--yes"]);
     assert.equal(result.code, 0, describeRun(result));
+    assert.match(result.stderr, new RegExp(`${ip(0).replaceAll(".", "\\.")}: not reset .*run kubeadm reset -f`));
+    assert.match(result.stderr, /removed etcd member master-1 through/);
     assert.deepEqual(mastersStored(), [ip(1), ip(2)]);
     assert.deepEqual(await etcdMembers(hosts.at(1)), ["master-2", "master-3"]);
     await etcdHealthy(hosts.at(1));

@@ -97,7 +97,7 @@ export async function deleteHosts(request: MembershipRequest, context: RunContex
       await removeNode(pool.host(via), hostnameOf(address), warn);
       const results = await pool.forEach([address], (host, hostProgress) => resetHost(host, role, request.cluster, rendered.plan, image, (text) => hostProgress.step(text)), { title: `reset ${address}` });
       const failed = results.find((result) => !result.ok);
-      if (failed !== undefined && !failed.ok) warn(`${address}: not reset (${failed.error.message.split("\n")[0]}); it leaves the cluster anyway; once it answers, run kubeadm reset -f on it`);
+      if (failed !== undefined && !failed.ok) warn(`${address}: not reset (${failed.error.message.split("\n")[0]}); it leaves the cluster anyway; once it answers, run kubeadm reset -f and rm -rf /var/lib/seal/${request.cluster} on it`);
       if (role === "master") {
         progress("etcd member");
         const removed = await removeEtcdMembersOf(pool.host(via), hostnameOf(address), address);
