@@ -177,8 +177,15 @@ describe("seal add / delete / apply -f over SSH", { timeout: 1_200_000 }, () => 
     assert.equal(vip.code, 2, describeRun(vip));
     assert.match(vip.stderr, /changes vip of cluster "default"; seal apply adds and deletes hosts only/);
 
-    const result = await seal(["apply", "-f", path, "--yes"]);
+    // As sealos users write it: the password in the file's spec.ssh, none in the environment.
+    const withPassword = join(home, "Clusterfile.sealos");
+    writeFileSync(withPassword, wanted.replace(/^(\s+)ssh:\n/m, `$1ssh:\n$1  passwd: ${PASSWORD}\n`));
+    assert.match(readFileSync(withPassword, "utf8"), new RegExp(`passwd: ${PASSWORD}`));
+    const [program, ...rest] = hosts.clientCommand([process.execPath, SEAL, "apply", "-f", withPassword, "--yes"]);
+    const { SEAL_SSH_PASSWORD: _unused, ...noPasswordEnv } = env();
+    const result = await run(program as string, rest, { env: noPasswordEnv });
     assert.equal(result.code, 0, describeRun(result));
+    assert.ok(!result.stderr.includes(PASSWORD) && !result.stdout.includes(PASSWORD), "the file's password was printed");
     assert.deepEqual(mastersStored(), [ip(1), ip(3)]);
     assert.deepEqual(await etcdMembers(hosts.at(1)), ["master-2", "master-4"]);
     await etcdHealthy(hosts.at(3));

@@ -3,7 +3,9 @@
  * --port, --vip, --kubernetes-version, --bundle, --cluster, --kube-proxy-mode, --yes, --dry-run):
  * `seal render`'s cluster flags and the shared SSH flags (flags.ts), plus run's own.
  */
+import { existsSync, readFileSync } from "node:fs";
 import { Command } from "commander";
+import { parseClusterfile } from "../cluster-state/clusterfile.ts";
 import { checkBundle } from "../lifecycle/bundle.ts";
 import { runCluster, type RunContext } from "../lifecycle/run-cluster.ts";
 import { resetCluster } from "../lifecycle/reset-cluster.ts";
@@ -15,7 +17,7 @@ import { readClusterStatus } from "../lifecycle/cluster-status.ts";
 import { renderStatusJson, renderStatusTable } from "../status/status-report.ts";
 import { createLogger } from "../ssh/logger.ts";
 import { createProgressReporter } from "../ssh/progress.ts";
-import { addClusterFlags, addSshFlags, clusterInputFrom, collectList, credentialsFrom, logFormatOf, parsePortFlag, secretsOf, type ClusterFlags, type SshFlags } from "./flags.ts";
+import { addClusterFlags, addSshFlags, clusterInputFrom, collectList, PASSWORD_ENV, credentialsFrom, logFormatOf, parsePortFlag, secretsOf, type ClusterFlags, type SshFlags } from "./flags.ts";
 import type { Output } from "./output.ts";
 
 interface MutatingFlags extends SshFlags {
@@ -123,6 +125,11 @@ export function addLifecycleCommands(program: Command, out: Output): void {
     addMutatingFlags(program.command("apply").description("make the cluster what a Clusterfile (seal's or sealos v4's) says: seal run for a new cluster, else add and delete hosts"))
       .requiredOption("-f, --file <Clusterfile>", "the Clusterfile"),
   ).action(async (flags: MutatingFlags & { file: string; lvscareBin?: string; lvscareImageArchive?: string }) => {
+    // A sealos Clusterfile carries its SSH settings; flags and SEAL_SSH_PASSWORD win over them.
+    const fileSsh = existsSync(flags.file) ? parseClusterfile(readFileSync(flags.file, "utf8")).cluster.spec.ssh : {};
+    if (flags.passwd === undefined && process.env[PASSWORD_ENV] === undefined && fileSsh.passwd !== undefined) flags.passwd = fileSsh.passwd;
+    if (flags.pk === undefined && fileSsh.pk !== undefined && existsSync(fileSsh.pk)) flags.pk = fileSsh.pk;
+    if (flags.pkPasswd === undefined && fileSsh.pkPasswd !== undefined) flags.pkPasswd = fileSsh.pkPasswd;
     await applyClusterfile(
       { file: flags.file, port: parsePortFlag(flags.port), acceptHostKey: flags.acceptHostKey ?? [], sshInsecure: flags.sshInsecure ?? false, artifacts: artifactsFrom(flags), dryRun: flags.dryRun ?? false },
       contextFor(flags, out),
