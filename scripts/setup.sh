@@ -15,6 +15,8 @@ DEBIAN_PACKAGES=(
   iproute2 ipvsadm nftables iptables ipset
   # Real components the daemon and installer are tested against.
   openssl etcd-server etcd-client haproxy openssh-server openssh-client
+  # On the test hosts: seal status (API health) and seal delete (etcd's v3 JSON gateway) call curl.
+  curl
   # An independent YAML 1.1 reader for the YAML the kubelet and kubeadm get (packages/contracts).
   python3 python3-yaml
   # npm run dist / npm run image and their tests: strip for both architectures, the arm64 sysroot

@@ -281,6 +281,14 @@ export function clusterHosts(cluster: Cluster): { masters: { ip: string; port?: 
   return { masters: pick("master"), nodes: pick("node") };
 }
 
+/** `spec.hosts` as seal writes it: one group of masters (master0 first), one of workers if any, each `IP:port`. */
+export function hostGroups(masters: readonly string[], nodes: readonly string[], port: number): ClusterHost[] {
+  return [
+    { ips: masters.map((ip) => `${ip}:${port}`), roles: ["master"] },
+    ...(nodes.length > 0 ? [{ ips: nodes.map((ip) => `${ip}:${port}`), roles: ["node"] }] : []),
+  ];
+}
+
 /** Sets (replacing one of the same type) conditions and the phase. */
 export function withStatus(cluster: Cluster, phase: ClusterPhase, conditions: readonly ClusterCondition[]): Cluster {
   const merged = new Map((cluster.status?.conditions ?? []).map((condition) => [condition.type, condition]));

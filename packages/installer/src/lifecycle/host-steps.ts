@@ -85,6 +85,18 @@ function finalStep(host: PlanHost): PlanStep {
   return { files: [...host.files, ...host.afterKubeadm.files], hostsEntries: [...earlier, ...host.afterKubeadm.hostsEntries] };
 }
 
+/**
+ * A host whose kubeadm step finished gets its finished files again (written only where they
+ * differ): after add/delete that is a worker's lvscare static pod listing the masters as they
+ * are now. A host that has not finished is left to its resumed run. Returns whether it had.
+ */
+export async function refreshFinishedHost(host: RemoteHost, planHost: PlanHost, context: HostStepContext): Promise<boolean> {
+  if (!(await isMarked(host, context.cluster, "kubeadm"))) return false;
+  context.step("files and hosts entries as finished");
+  await writeFiles(host, finalStep(planHost), context);
+  return true;
+}
+
 async function kubeadmFinishedPartly(host: RemoteHost): Promise<boolean> {
   // What kubeadm init/join leave behind (kubeadm's own files, not the ones seal places).
   const result = await host.run(["sh", "-c", "ls -A /etc/kubernetes/manifests 2>/dev/null; ls -A /var/lib/kubelet 2>/dev/null; ls -A /var/lib/etcd 2>/dev/null"], { allowExitCodes: [0, 1, 2] });

@@ -20,7 +20,8 @@ import { MODULES_LOAD_PATH, SYSCTL_PATH } from "./node-prep.ts";
 import { HOST_LVSCARE_PATH, imageArchivePath } from "./host-steps.ts";
 import { removeRemoteHostsNames } from "./remote-edits.ts";
 import { loadRenderedPlan } from "./rendered-plan.ts";
-import { StepFailedError, type RunContext } from "./run-cluster.ts";
+import type { RunContext } from "./run-cluster.ts";
+import { StepFailedError } from "./step-runner.ts";
 import { PLAN_FILE_NAME, type Plan } from "../plan/plan.ts";
 import { DEFAULTS } from "../cluster/spec.ts";
 
@@ -54,7 +55,7 @@ async function has(host: RemoteHost, command: string): Promise<boolean> {
   return (await host.run(["sh", "-c", 'command -v "$1" >/dev/null 2>&1', "seal-has", command], { allowExitCodes: [0, 1] })).exitCode === 0;
 }
 
-async function resetHost(host: RemoteHost, role: "master" | "worker", cluster: string, plan: Plan | undefined, image: string, step: (text: string) => void): Promise<void> {
+export async function resetHost(host: RemoteHost, role: "master" | "worker", cluster: string, plan: Plan | undefined, image: string, step: (text: string) => void): Promise<void> {
   const planHost = plan?.hosts.find((candidate) => candidate.address === host.address);
   if (role === "worker" && planHost?.virtualServer !== undefined && (await has(host, HOST_LVSCARE_PATH))) {
     step("lvscare care -C");

@@ -20,14 +20,15 @@ import type { SshCredentials } from "../ssh/credentials.ts";
 import { parseHostKeyPin } from "../ssh/host-key-store.ts";
 import type { SealLogger } from "../ssh/logger.ts";
 import type { ProgressReporter } from "../ssh/progress.ts";
-import { RemoteCommandError } from "../ssh/errors.ts";
-import { CLUSTER_API_VERSION, CLUSTER_KIND, formatClusterfile, withStatus, withoutSecrets, type Cluster, type ClusterCondition, type ClusterPhase, type Clusterfile, type SealConfig } from "../cluster-state/clusterfile.ts";
+import { CLUSTER_API_VERSION, CLUSTER_KIND, formatClusterfile, hostGroups, withoutSecrets, type Cluster, type Clusterfile, type SealConfig } from "../cluster-state/clusterfile.ts";
 import { acquireClusterLock } from "../cluster-state/lock.ts";
-import { MASTER_CLUSTERFILE_PATH, readClusterfile, stateDir, writeClusterfile, type StateDir } from "../cluster-state/state-dir.ts";
+import { MASTER_CLUSTERFILE_PATH, readClusterfile, stateDir, type StateDir } from "../cluster-state/state-dir.ts";
+import { condition, createStepRunner, StepFailedError } from "./step-runner.ts";
 import { applyHost, describeHostSteps, type WorkerArtifacts } from "./host-steps.ts";
 import { prepareNode } from "./node-prep.ts";
 import { formatPreflightTable, runPreflight } from "./preflight.ts";
 import { loadRenderedPlan, type RenderedPlan } from "./rendered-plan.ts";
+import { planHostOf } from "./render-extend.ts";
 import { installBundle, type Bundle } from "./bundle.ts";
 import { resolveWorkerArtifacts, type ArtifactOptions } from "./artifacts.ts";
 
@@ -62,10 +63,7 @@ function requestedClusterfile(request: RunRequest, kubernetesVersion: string | u
     metadata: { name: input.cluster },
     spec: {
       ssh: { user: ssh?.user ?? "root", ...(ssh?.privateKey === undefined ? {} : { pk: ssh.privateKey.path }), port },
-      hosts: [
-        { ips: input.masters.map((ip) => `${ip}:${port}`), roles: ["master"] },
-        ...((input.nodes ?? []).length > 0 ? [{ ips: (input.nodes ?? []).map((ip) => `${ip}:${port}`), roles: ["node"] }] : []),
-      ],
+      hosts: hostGroups(input.masters, input.nodes ?? [], port),
     },
   };
   const config: SealConfig = Object.fromEntries(
@@ -103,16 +101,6 @@ function sameRequest(stored: Clusterfile, requested: Clusterfile): boolean {
 
 function buildSpec(request: RunRequest, kubernetesVersion: string): ClusterSpec {
   return buildClusterSpec({ ...request.cluster, kubernetesVersion });
-}
-
-/** A failed step, told as the person woken at 3 a.m. needs it. */
-export class StepFailedError extends Error {
-  override readonly name = "StepFailedError";
-}
-
-function stepFailure(host: string, step: string, error: Error, resume: string): StepFailedError {
-  const tail = error instanceof RemoteCommandError ? error.stderr.trim().split("\n").slice(-5).join(" | ") : "";
-  return new StepFailedError(`${host}: ${step} failed: ${error.message.split("\n")[0]}${tail === "" ? "" : ` (stderr: ${tail})`}; ${resume}`);
 }
 
 export async function runCluster(request: RunRequest, context: RunContext): Promise<void> {
@@ -173,35 +161,11 @@ export async function runCluster(request: RunRequest, context: RunContext): Prom
     }
     const rendered = loadRenderedPlan(state.renderDir);
     const resume = `fix it and run the same seal run again: finished steps are skipped (state: ${state.clusterfile})`;
-    const record = (phase: ClusterPhase, conditions: ClusterCondition[]) => {
-      file = { ...file, cluster: withStatus(file.cluster, phase, conditions) };
-      writeClusterfile(state.clusterfile, file);
-    };
-    const condition = (type: string, status: ClusterCondition["status"], reason: string, message?: string): ClusterCondition => ({
-      type,
-      status,
-      lastHeartbeatTime: new Date().toISOString(),
-      reason,
-      ...(message === undefined ? {} : { message }),
-    });
-    record("ClusterInProcess", [condition("Preflight", "True", "Passed")]);
+    const steps = createStepRunner({ pool, clusterfilePath: state.clusterfile, file, resume });
+    steps.record("ClusterInProcess", [condition("Preflight", "True", "Passed")]);
+    const step = steps.step;
 
-    // One named step on some hosts; a failure is recorded and rethrown as a one-line story.
-    const step = async (name: string, addresses: readonly string[], work: (address: string, progress: (text: string) => void) => Promise<void>, concurrency?: number) => {
-      const results = await pool.forEach(addresses, async (host, progress) => {
-        await work(host.address, (text) => progress.step(text));
-      }, { title: name, ...(concurrency === undefined ? {} : { concurrency }) });
-      const failures = results.filter((result) => !result.ok);
-      record(failures.length > 0 ? "ClusterFailed" : "ClusterInProcess", results.map((result) => (result.ok ? condition(`${name}/${result.address}`, "True", "Done") : condition(`${name}/${result.address}`, "False", "Failed", result.error.message.split("\n")[0]))));
-      const first = failures[0];
-      if (first !== undefined && !first.ok) throw stepFailure(first.address, name, first.error, resume);
-    };
-
-    const planOf = (address: string): PlanHost => {
-      const host = rendered.plan.hosts.find((candidate) => candidate.address === address);
-      if (host === undefined) throw new Error(`invariant: ${address} is not in ${rendered.dir}/plan.json`);
-      return host;
-    };
+    const planOf = (address: string): PlanHost => planHostOf(rendered, address);
     const all = rendered.plan.hosts.map((host) => host.address);
     const [master0, ...otherMasters] = rendered.plan.hosts.filter((host) => host.role === "master").map((host) => host.address);
     const workers = rendered.plan.hosts.filter((host) => host.role === "worker").map((host) => host.address);
@@ -221,12 +185,12 @@ export async function runCluster(request: RunRequest, context: RunContext): Prom
     if (workers.length > 0) await step("JoinWorker", workers, install);
 
     // 5. The Clusterfile (no secrets) on every master: losing the workstation loses nothing.
-    record("ClusterSuccess", []);
-    const copy = formatClusterfile({ ...file, cluster: withoutSecrets(file.cluster) });
+    steps.record("ClusterSuccess", []);
+    const copy = formatClusterfile({ ...steps.file, cluster: withoutSecrets(steps.file.cluster) });
     await step("CopyClusterfile", [master0, ...otherMasters].filter((address): address is string => address !== undefined), async (address) => {
       await pool.host(address).writeFileAtomic(MASTER_CLUSTERFILE_PATH, copy, { mode: 0o600 });
     });
-    record("ClusterSuccess", []);
+    steps.record("ClusterSuccess", []);
     context.logger.log("info", `cluster "${spec.name}" is up: ${masters.length} masters, ${nodes.length} workers (state: ${state.dir})`);
   } finally {
     lock.release();
@@ -256,3 +220,4 @@ async function printDryRun(request: RunRequest, state: StateDir, reuse: boolean,
   }
   context.print(`every master: ${MASTER_CLUSTERFILE_PATH} (the Clusterfile without secrets)`);
 }
+
