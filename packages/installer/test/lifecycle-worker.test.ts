@@ -5,7 +5,9 @@
  * repository's sources behind a wrapper script (the host sees the repository at the same path),
  * the image archive a small docker archive the fake ctr reads for real. Checked with tools that
  * are not ours: nft in the worker's namespace, the fake kubeadm's call log and the stand-in API
- * server's log, ctr, the static pod file; then a rerun changing nothing and `seal reset`.
+ * server's log, conntrack, ctr, the static pod file; then a rerun changing nothing and `seal
+ * reset`. Last, on the same (reset) master: `--bundle` with sealos's offline layout on a host
+ * whose kubeadm and kubelet only the bundle brings.
  */
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
@@ -43,7 +45,7 @@ async function writeImageArchive(dir: string, tag: string): Promise<string> {
   return archive;
 }
 
-describe("seal run with a worker (--kube-proxy-mode nftables) and seal reset", { timeout: 900_000 }, () => {
+describe("seal run with a worker (--kube-proxy-mode nftables), seal reset, --bundle", { timeout: 900_000 }, () => {
   let hosts: TestHosts;
   let home: string;
   let work: string;
@@ -130,5 +132,47 @@ describe("seal run with a worker (--kube-proxy-mode nftables) and seal reset", {
     assert.doesNotMatch(readFileSync(worker.path("/etc/hosts"), "utf8"), /seal managed hosts|apiserver\.cluster\.local/);
     const images = await worker.exec(["ctr", "-n", "k8s.io", "images", "ls", "-q"]);
     assert.equal(images.stdout, "");
+  });
+  it("--bundle (sealos's offline layout) on a host without kubeadm: uploaded once, unpacked, init.sh run, then installed; a corrupt or missing one refused first", async () => {
+    // The host starts without kubeadm and kubelet; the bundle brings the fakes' wrappers as kube/bin.
+    const tree = join(work, "bundle");
+    for (const dir of ["kube/bin", "kube/conf", "kube/images", "kube/shell"]) mkdirSync(join(tree, dir), { recursive: true });
+    for (const tool of ["kubeadm", "kubelet"]) {
+      writeFileSync(join(tree, "kube/bin", tool), readFileSync(master.path(`/usr/local/bin/${tool}`)), { mode: 0o755 });
+      rmSync(master.path(`/usr/local/bin/${tool}`));
+    }
+    writeFileSync(join(tree, "kube/bin/kubectl"), "#!/bin/sh\nexec /usr/bin/kubectl \"$@\"\n", { mode: 0o755 });
+    writeFileSync(join(tree, "kube/conf/kubelet.service"), "[Service]\nExecStart=/usr/bin/kubelet\n");
+    writeFileSync(join(tree, "kube/images/images.tar"), readFileSync(imageArchive));
+    writeFileSync(join(tree, "kube/shell/init.sh"), "set -e\ncp ../bin/kubeadm ../bin/kubelet /usr/local/bin/\necho \"$(pwd)\" >> /root/bundle-init-ran\n");
+    const bundle = join(work, "offline.tar.gz");
+    const tar = await run("tar", ["-C", tree, "-czf", bundle, "kube"]);
+    assert.equal(tar.code, 0, describeRun(tar));
+    const corrupt = join(work, "corrupt.tar.gz");
+    writeFileSync(corrupt, readFileSync(bundle).subarray(0, 200));
+    const bundleArgs = (file: string) => ["run", "--cluster", "bundled", "--masters", master.address, "--hostnames", `${master.address}=master-1`, "--kubernetes-version", "v1.31.2", "--bundle", file, "--yes"];
+    const logBefore = await master.sshdLog();
+    for (const file of [corrupt, join(work, "missing.tar.gz")]) {
+      const refused = await seal(bundleArgs(file));
+      assert.equal(refused.code, 2, describeRun(refused));
+      assert.match(refused.stderr, /^seal: error: --bundle .*(not a readable tar archive|is not a file)/);
+    }
+    assert.equal(await master.sshdLog(), logBefore, "a refused bundle contacted the host");
+    assert.equal(existsSync(join(home, ".seal", "bundled")), false);
+
+    const result = await seal(bundleArgs(bundle));
+    assert.equal(result.code, 0, describeRun(result));
+    assert.equal(readFileSync(master.path("/root/bundle-init-ran"), "utf8"), "/var/lib/seal/bundled/bundle/kube/shell\n");
+    assert.equal(calls(master, "kubeadm").filter((call) => call.argv[0] === "init").length, 2, "no kubeadm init after the bundle (one before, from the first cluster)");
+    const uploaded = master.path("/var/lib/seal/bundled/bundle.tar.gz");
+    const sha = (file: string) => createHash("sha256").update(readFileSync(file)).digest("hex");
+    assert.equal(sha(uploaded), sha(bundle));
+    const inode = statSync(uploaded).ino;
+
+    const again = await seal(bundleArgs(bundle));
+    assert.equal(again.code, 0, describeRun(again));
+    assert.match(again.stderr, /bundle installed before/);
+    assert.equal(statSync(uploaded).ino, inode, "the bundle was uploaded again");
+    assert.equal(readFileSync(master.path("/root/bundle-init-ran"), "utf8").split("\n").length, 2, "init.sh ran twice");
   });
 });
