@@ -5,7 +5,8 @@
  * refusals before any connection, the dry run, an unreachable host failing preflight with no
  * host changed, a run killed with SIGKILL in the middle of the masters' joins and resumed, a
  * third run changing nothing, the lock, and reset keeping the user's lines and files.
- * Masters only: a worker's `lvscare care --run-once` programs IPVS, which this kernel lacks.
+ * Masters only: a worker's `lvscare care --run-once` programs IPVS, which this kernel lacks
+ * (lifecycle-worker.test.ts runs the worker path with --kube-proxy-mode nftables instead).
  */
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";

@@ -59,7 +59,9 @@ export async function resetHost(host: RemoteHost, role: "master" | "worker", clu
   const planHost = plan?.hosts.find((candidate) => candidate.address === host.address);
   if (role === "worker" && planHost?.virtualServer !== undefined && (await has(host, HOST_LVSCARE_PATH))) {
     step("lvscare care -C");
-    await host.run([HOST_LVSCARE_PATH, "care", "-C", "--vs", planHost.virtualServer.address]);
+    // -C must clean the dataplane the worker ran (nftables leaves no IPVS to clean, and the kernel may have none).
+    const dataplane = planHost.virtualServer.dataplane === undefined ? [] : ["--dataplane", planHost.virtualServer.dataplane];
+    await host.run([HOST_LVSCARE_PATH, "care", "-C", "--vs", planHost.virtualServer.address, ...dataplane]);
   }
   if (await has(host, "kubeadm")) {
     step("kubeadm reset -f");

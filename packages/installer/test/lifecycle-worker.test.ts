@@ -1,0 +1,178 @@
+/**
+ * The worker path of `seal run` on this host (no IPVS here, so `--kube-proxy-mode nftables`: the
+ * worker's lvscare runs `--dataplane nftables`, which works in the worker's network namespace).
+ * One master and one worker, real sshd hosts carrying the fakes: the lvscare executable is the
+ * repository's sources behind a wrapper script (the host sees the repository at the same path),
+ * the image archive a small docker archive the fake ctr reads for real. Checked with tools that
+ * are not ours: nft in the worker's namespace, the fake kubeadm's call log and the stand-in API
+ * server's log, conntrack, ctr, the static pod file; then a rerun changing nothing and `seal
+ * reset`. Last, on the same (reset) master: `--bundle` with sealos's offline layout on a host
+ * whose kubeadm and kubelet only the bundle brings.
+ */
+import assert from "node:assert/strict";
+import { createHash } from "node:crypto";
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { after, before, describe, it } from "node:test";
+import { DEFAULT_LVSCARE_IMAGE, LVSCARE_MANIFEST_PATH } from "@lvscare/contracts/names";
+import { installFakes } from "./fakes/install.ts";
+import { parseCallLog, CALL_LOG } from "./fakes/contract.ts";
+import { createTestHosts, type TestHost, type TestHosts } from "./hosts/test-hosts.ts";
+import { requireTool, run, type RunResult } from "./helpers/tools.ts";
+
+const HERE = dirname(fileURLToPath(import.meta.url));
+const SEAL = resolve(HERE, "../bin/seal.js");
+const LVSCARE_ENTRY = resolve(HERE, "../../lvscare/bin/lvscare");
+const PASSWORD = "seal-test-root";
+const HOSTNAMES = ["master-1", "worker-1"];
+const VIP = "10.103.97.2";
+const MANIFEST = LVSCARE_MANIFEST_PATH;
+
+/** A docker archive the fake ctr imports (manifest.json, config named by its sha256, one layer). */
+async function writeImageArchive(dir: string, tag: string): Promise<string> {
+  const config = Buffer.from(JSON.stringify({ architecture: "amd64", os: "linux", rootfs: { type: "layers", diff_ids: [] } }));
+  const digest = createHash("sha256").update(config).digest("hex");
+  const tree = join(dir, "image");
+  mkdirSync(join(tree, "layer0"), { recursive: true });
+  writeFileSync(join(tree, `${digest}.json`), config);
+  writeFileSync(join(tree, "layer0/layer.tar"), Buffer.alloc(1024));
+  writeFileSync(join(tree, "manifest.json"), JSON.stringify([{ Config: `${digest}.json`, RepoTags: [tag], Layers: ["layer0/layer.tar"] }]));
+  const archive = join(dir, "lvscare-image.tar");
+  const tar = await run("tar", ["-C", tree, "-cf", archive, "manifest.json", `${digest}.json`, "layer0/layer.tar"]);
+  if (tar.code !== 0) throw new Error(`tar failed: ${tar.stderr}`);
+  return archive;
+}
+
+describe("seal run with a worker (--kube-proxy-mode nftables), seal reset, --bundle", { timeout: 900_000 }, () => {
+  let hosts: TestHosts;
+  let home: string;
+  let work: string;
+  let lvscareBin: string;
+  let imageArchive: string;
+  let master: TestHost;
+  let worker: TestHost;
+  const seal = async (args: readonly string[]): Promise<RunResult> => {
+    const [file, ...rest] = hosts.clientCommand([process.execPath, SEAL, ...args]);
+    return run(file as string, rest, { env: { PATH: process.env["PATH"] ?? "/usr/bin:/bin", HOME: home, SEAL_SSH_PASSWORD: PASSWORD } });
+  };
+  const runArgs = () => [
+    "run", "--masters", master.address, "--nodes", worker.address, "--hostnames", `${master.address}=master-1,${worker.address}=worker-1`,
+    "--vip", VIP, "--kube-proxy-mode", "nftables", "--lvscare-bin", lvscareBin, "--lvscare-image-archive", imageArchive, "--yes",
+  ];
+  const describeRun = (result: RunResult) => `exit ${result.code}\nstdout:\n${result.stdout}\nstderr:\n${result.stderr}`;
+  const calls = (host: TestHost, tool: string) => {
+    const path = host.path(CALL_LOG);
+    return existsSync(path) ? parseCallLog(readFileSync(path, "utf8")).filter((call) => call.tool === tool) : [];
+  };
+  const nftTable = (host: TestHost) => host.exec(["nft", "list", "table", "ip", "lvscare"]);
+
+  before(async () => {
+    for (const tool of ["etcd", "etcdctl", "openssl", "nft", "conntrack", "tar"]) requireTool(tool);
+    home = mkdtempSync(join(tmpdir(), "seal-worker-"));
+    work = mkdtempSync(join(tmpdir(), "seal-worker-files-"));
+    lvscareBin = join(work, "lvscare");
+    // The sources through Node 24, as `npm run dist`'s single file would run them.
+    writeFileSync(lvscareBin, `#!/bin/sh\nexec '${process.execPath}' '${LVSCARE_ENTRY}' "$@"\n`);
+    chmodSync(lvscareBin, 0o755);
+    imageArchive = await writeImageArchive(work, DEFAULT_LVSCARE_IMAGE);
+    hosts = await createTestHosts({ count: 2, hostnames: HOSTNAMES, rootPassword: PASSWORD });
+    [master, worker] = hosts.hosts as [TestHost, TestHost];
+    for (const host of hosts.hosts) installFakes({ node: process.execPath, targetDir: host.path("/usr/local/bin"), settings: { discoveryTimeout: "20s" } });
+  });
+
+  after(async () => {
+    await hosts?.destroy();
+    for (const dir of [home, work]) if (dir !== undefined) rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("installs the worker: VIP in nft, the join's discovery through it, the image, the static pod", async () => {
+    const result = await seal(runArgs());
+    assert.equal(result.code, 0, describeRun(result));
+    const table = await nftTable(worker);
+    assert.equal(table.code, 0, describeRun(table));
+    assert.match(table.stdout, new RegExp(VIP.replaceAll(".", "\\.")));
+    assert.match(table.stdout, new RegExp(`${master.address.replaceAll(".", "\\.")}`));
+    const joins = calls(worker, "kubeadm").filter((call) => call.argv[0] === "join");
+    assert.equal(joins.length, 1);
+    assert.equal(joins[0]?.exitCode, 0);
+    // The join config names the VIP as its discovery endpoint; the stand-in API server saw the worker's requests.
+    const joinConfig = readFileSync(worker.path(joins[0]?.argv[2] as string), "utf8");
+    assert.match(joinConfig, new RegExp(`apiServerEndpoint: "?${VIP.replaceAll(".", "\\.")}:6443`));
+    // The worker's connections to the VIP, DNATed to the master, as the kernel's conntrack saw them.
+    const tracked = await worker.exec(["conntrack", "-L", "-p", "tcp", "--orig-dst", VIP]);
+    assert.equal(tracked.code, 0, describeRun(tracked));
+    assert.match(tracked.stdout, new RegExp(`dst=${VIP.replaceAll(".", "\\.")} sport=\\d+ dport=6443 .*src=${master.address.replaceAll(".", "\\.")} dst=${worker.address.replaceAll(".", "\\.")} sport=6443`));
+    // The kubelet's TLS bootstrap (done by the fake join) registered the worker with the stand-in API server.
+    assert.match(readFileSync(master.path("/var/lib/seal-fakes/logs/kube-apiserver.log"), "utf8"), /system:node:worker-1 created nodes worker-1/);
+    assert.equal(existsSync(worker.path("/etc/kubernetes/bootstrap-kubelet.conf")), false);
+    const images = await worker.exec(["ctr", "-n", "k8s.io", "images", "ls", "-q"]);
+    assert.equal(images.stdout, `${DEFAULT_LVSCARE_IMAGE}\n`, describeRun(images));
+    const manifest = readFileSync(worker.path(MANIFEST), "utf8");
+    assert.match(manifest, /--dataplane[\s\S]{0,12}nftables/);
+    assert.match(manifest, new RegExp(`${master.address.replaceAll(".", "\\.")}:6443`));
+    assert.equal(statSync(worker.path("/usr/local/bin/lvscare")).mode & 0o777, 0o755);
+  });
+
+  it("the same command again changes nothing on the worker", async () => {
+    const kubeadmChanges = () => calls(worker, "kubeadm").filter((call) => ["init", "join", "reset"].includes(call.argv[0] ?? "")).length;
+    const before = { joins: kubeadmChanges(), ctr: calls(worker, "ctr").length, manifest: statSync(worker.path(MANIFEST)).ino, hosts: statSync(worker.path("/etc/hosts")).ino };
+    const again = await seal(runArgs());
+    assert.equal(again.code, 0, describeRun(again));
+    assert.deepEqual({ joins: kubeadmChanges(), ctr: calls(worker, "ctr").length, manifest: statSync(worker.path(MANIFEST)).ino, hosts: statSync(worker.path("/etc/hosts")).ino }, before);
+  });
+
+  it("seal reset runs lvscare care -C and removes the executable, the manifest, the image and our hosts entries", async () => {
+    const result = await seal(["reset", "--yes"]);
+    assert.equal(result.code, 0, describeRun(result));
+    const table = await nftTable(worker);
+    assert.notEqual(table.code, 0, `the lvscare table is still there:\n${table.stdout}`);
+    for (const path of ["/usr/local/bin/lvscare", MANIFEST, "/var/lib/seal/default"]) assert.equal(existsSync(worker.path(path)), false, `${path} left behind`);
+    assert.doesNotMatch(readFileSync(worker.path("/etc/hosts"), "utf8"), /seal managed hosts|apiserver\.cluster\.local/);
+    const images = await worker.exec(["ctr", "-n", "k8s.io", "images", "ls", "-q"]);
+    assert.equal(images.stdout, "");
+  });
+  it("--bundle (sealos's offline layout) on a host without kubeadm: uploaded once, unpacked, init.sh run, then installed; a corrupt or missing one refused first", async () => {
+    // The host starts without kubeadm and kubelet; the bundle brings the fakes' wrappers as kube/bin.
+    const tree = join(work, "bundle");
+    for (const dir of ["kube/bin", "kube/conf", "kube/images", "kube/shell"]) mkdirSync(join(tree, dir), { recursive: true });
+    for (const tool of ["kubeadm", "kubelet"]) {
+      writeFileSync(join(tree, "kube/bin", tool), readFileSync(master.path(`/usr/local/bin/${tool}`)), { mode: 0o755 });
+      rmSync(master.path(`/usr/local/bin/${tool}`));
+    }
+    writeFileSync(join(tree, "kube/bin/kubectl"), "#!/bin/sh\nexec /usr/bin/kubectl \"$@\"\n", { mode: 0o755 });
+    writeFileSync(join(tree, "kube/conf/kubelet.service"), "[Service]\nExecStart=/usr/bin/kubelet\n");
+    writeFileSync(join(tree, "kube/images/images.tar"), readFileSync(imageArchive));
+    writeFileSync(join(tree, "kube/shell/init.sh"), "set -e\ncp ../bin/kubeadm ../bin/kubelet /usr/local/bin/\necho \"$(pwd)\" >> /root/bundle-init-ran\n");
+    const bundle = join(work, "offline.tar.gz");
+    const tar = await run("tar", ["-C", tree, "-czf", bundle, "kube"]);
+    assert.equal(tar.code, 0, describeRun(tar));
+    const corrupt = join(work, "corrupt.tar.gz");
+    writeFileSync(corrupt, readFileSync(bundle).subarray(0, 200));
+    const bundleArgs = (file: string) => ["run", "--cluster", "bundled", "--masters", master.address, "--hostnames", `${master.address}=master-1`, "--kubernetes-version", "v1.31.2", "--bundle", file, "--yes"];
+    const logBefore = await master.sshdLog();
+    for (const file of [corrupt, join(work, "missing.tar.gz")]) {
+      const refused = await seal(bundleArgs(file));
+      assert.equal(refused.code, 2, describeRun(refused));
+      assert.match(refused.stderr, /^seal: error: --bundle .*(not a readable tar archive|is not a file)/);
+    }
+    assert.equal(await master.sshdLog(), logBefore, "a refused bundle contacted the host");
+    assert.equal(existsSync(join(home, ".seal", "bundled")), false);
+
+    const result = await seal(bundleArgs(bundle));
+    assert.equal(result.code, 0, describeRun(result));
+    assert.equal(readFileSync(master.path("/root/bundle-init-ran"), "utf8"), "/var/lib/seal/bundled/bundle/kube/shell\n");
+    assert.equal(calls(master, "kubeadm").filter((call) => call.argv[0] === "init").length, 2, "no kubeadm init after the bundle (one before, from the first cluster)");
+    const uploaded = master.path("/var/lib/seal/bundled/bundle.tar.gz");
+    const sha = (file: string) => createHash("sha256").update(readFileSync(file)).digest("hex");
+    assert.equal(sha(uploaded), sha(bundle));
+    const inode = statSync(uploaded).ino;
+
+    const again = await seal(bundleArgs(bundle));
+    assert.equal(again.code, 0, describeRun(again));
+    assert.match(again.stderr, /bundle installed before/);
+    assert.equal(statSync(uploaded).ino, inode, "the bundle was uploaded again");
+    assert.equal(readFileSync(master.path("/root/bundle-init-ran"), "utf8").split("\n").length, 2, "init.sh ran twice");
+  });
+});
