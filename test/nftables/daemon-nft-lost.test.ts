@@ -57,7 +57,7 @@ describe('lvscare care --dataplane nftables: its nft -i lost', () => {
 
   const describeState = (): string => `table ${JSON.stringify(cluster.weights())}\nnft children ${JSON.stringify(nftChildren(daemon.pid!))}\ndaemon output:\n${daemon.output().slice(-3000)}`;
 
-  test('a stopped (wedged) nft -i is killed after one interval and the pending change is made on a new one, in the same pass', async (t) => {
+  test('a stopped (wedged) nft -i is killed after two intervals and the pending change is made on a new one, in the same pass', async (t) => {
     const [wedged] = nftChildren(daemon.pid!);
     assert.ok(wedged !== undefined, `the daemon runs one nft -i: ${describeState()}`);
     const marker = daemon.output().length;
@@ -70,7 +70,7 @@ describe('lvscare care --dataplane nftables: its nft -i lost', () => {
     await waitFor(() => new RegExp(`nftables: delete ${victim.endpoint.replaceAll('.', '\\.')}`).test(outputSince(daemon, marker)), CHANGE_MS, 'the delete log line', describeState);
     const lines = outputSince(daemon, marker);
     // What happened, in order: the wedge found and killed, the command sent again, its answer, the delete.
-    const lost = lines.search(new RegExp(`WARN +nftables: \`[^\`]+\`: nft -i \\(pid ${wedged}\\) did not finish the command within 1000 ms \\(stopped, starved or stuck\\); killed it; retrying it on a new nft -i`));
+    const lost = lines.search(new RegExp(`WARN +nftables: \`[^\`]+\`: nft -i \\(pid ${wedged}\\) did not finish the command within 2000 ms \\(stopped, starved or stuck\\); killed it; retrying it on a new nft -i`));
     const answered = lines.search(/the retry of `[^`]+` on a new nft -i \(pid \d+\) answered/);
     const deleted = lines.search(new RegExp(`nftables: delete ${victim.endpoint.replaceAll('.', '\\.')}`));
     assert.ok(lost >= 0 && answered > lost && deleted > lost, `the log tells the story in order:\n${lines}`);

@@ -92,8 +92,8 @@ describe("lvscare care --dataplane", () => {
     assert.deepEqual(h.fakes.nftables.operations, []);
   });
 
-  it("nftables: nft's command timeout follows the interval (1 s floor, 5 s cap), and a lost nft is logged as a warning", async () => {
-    for (const [interval, timeoutMs] of [[[], 1_000], [["--interval", "3"], 3_000], [["--interval", "30"], 5_000]] as const) {
+  it("nftables: nft's command timeout is two intervals (2 s floor, 5 s cap), and a lost nft is logged as a warning", async () => {
+    for (const [interval, timeoutMs] of [[[], 2_000], [["--interval", "2"], 4_000], [["--interval", "30"], 5_000]] as const) {
       const h = harness();
       assert.equal(await main(["care", ...VS, "-C", "--dataplane", "nftables", ...interval], h.io, h.deps), 0, h.stderr.text);
       const choices = h.choicesSeen[0];
