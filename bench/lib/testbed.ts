@@ -15,6 +15,8 @@ export const METRICS_ADDR = '127.0.0.1:9192';
 /** The second daemon (--dataplane nftables) balances a VIP of its own beside the IPVS one. */
 export const NFT_VIP = '10.103.97.3';
 export const NFT_METRICS_ADDR = '127.0.0.1:9193';
+/** A daemon's first table under TCG on a shared host took over 90 s at a load average of 9 (2026-12-05). */
+const DAEMON_START_MS = 300_000;
 
 export interface TestbedOptions {
   /** The kubelet-like clients' request interval and per-request timeout. */
@@ -78,7 +80,7 @@ export class Testbed {
       if (daemonPid === undefined || !commandLine(daemonPid).includes('lvscare')) {
         throw new Error(`cannot find the daemon's process (pid ${daemonPid}: ${daemonPid === undefined ? '-' : commandLine(daemonPid)})`);
       }
-      await waitFor(() => Object.keys(cluster.weights()).length === 3, 90_000, 'the daemon to program three masters', () => daemon.output().slice(-3000));
+      await waitFor(() => Object.keys(cluster.weights()).length === 3, DAEMON_START_MS, 'the daemon to program three masters', () => daemon.output().slice(-3000));
       const nftVs = hostPort(NFT_VIP, API_PORT);
       const nftDaemon = cluster.startDaemon([
         ...cluster.sealosArgs().map((arg) => (arg === cluster.vs ? nftVs : arg)),
@@ -89,7 +91,7 @@ export class Testbed {
         ...(pace.daemonDebug ? ['--logger', 'DEBG'] : []),
       ]);
       const nftDaemonLog = new DaemonLog(nftDaemon);
-      await waitFor(() => Object.keys(cluster.nftWeights(nftVs)).length === 3, 90_000, 'the nftables daemon to program three masters', () => nftDaemon.output().slice(-3000));
+      await waitFor(() => Object.keys(cluster.nftWeights(nftVs)).length === 3, DAEMON_START_MS, 'the nftables daemon to program three masters', () => nftDaemon.output().slice(-3000));
       const haproxy = await Haproxy.start(
         cluster.worker.netns,
         cluster.masters.map((m) => ({ name: m.name, endpoint: m.endpoint })),

@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { isDataplaneError } from '@lvscare/lvscare';
-import { applyOps, ExecNftRunner, InteractiveNftRunner, ipvsLinkModeTableScript, type NftOp, NftOpRefused, type NftRunner } from '@lvscare/lvscare/nftables';
+import { applyOps, ExecNftRunner, InteractiveNftRunner, ipvsLinkModeTableScript, type NftOp, NftOpRefused, NftProcessLostError, type NftRunner } from '@lvscare/lvscare/nftables';
 import { buildNftCluster, desired, type NftCluster, VIP4, virtualServer } from './lib.ts';
 
 /** Our table as nft lists it, handles included: a rewrite changes them. */
@@ -106,18 +106,41 @@ describe('nftables dataplane: self-healing, atomicity, restarts', () => {
     }
   });
 
-  it('a wedged nft -i is detected by its timeout, killed, and the next apply starts a new one', async () => {
-    const backend = await c.openBackend({ timeoutMs: 1_000 });
+  it('a wedged (stopped) nft -i is killed at its timeout and the engine\'s transaction is sent again to a new one, which makes the change', async () => {
+    const lost: string[] = [];
+    const backend = await c.openBackend({ timeoutMs: 1_000, onProcessLost: (message) => lost.push(message) });
     await backend.apply(desired([virtualServer(VIP4, 'rr', [[c.master(2), 1]])]));
     const runner = backend.runner as InteractiveNftRunner;
     const pid = runner.pid;
     assert.ok(pid !== undefined);
     process.kill(pid, 'SIGSTOP');
-    await assert.rejects(backend.apply(both()), (err: unknown) => isDataplaneError(err, 'ETIMEDOUT') && /did not answer within 1000 ms; killed it/.test((err as Error).message));
-    assert.equal(runner.pid, undefined);
     assert.deepEqual((await backend.apply(both())).rewritten, [4]);
     assert.equal(runner.processesStarted, 2);
+    assert.notEqual(runner.pid, pid);
+    assert.equal(lost.length, 2, lost.join('\n'));
+    assert.match(lost[0]!, new RegExp(`^nftables: \`table ip lvscare \\{ \\} ; delete table ip lvscare ; .*\`: nft -i \\(pid ${pid}\\) did not finish the command within 1000 ms \\(stopped, starved or stuck\\); killed it; retrying it on a new nft -i$`));
+    assert.match(lost[1]!, /^nftables: the retry of `table ip lvscare .*` on a new nft -i \(pid \d+\) answered$/);
     assert.deepEqual(await c.agent.burst(VIP4, 2), { servers: { master1: 1, master2: 1 }, errors: {} });
+  });
+
+  it('a command that is not idempotent is not sent twice: nft lost during it fails it as NftProcessLostError, and the runner goes on', async () => {
+    const lost: string[] = [];
+    const runner = await InteractiveNftRunner.open({ netns: c.worker.netns.name, timeoutMs: 1_000, onProcessLost: (message) => lost.push(message) });
+    try {
+      await runner.listTable('ip', 'lvscare');
+      process.kill(runner.pid!, 'SIGSTOP');
+      await assert.rejects(
+        runner.run('add table ip lvscare-probe'),
+        (err: unknown) => err instanceof NftProcessLostError && isDataplaneError(err, 'ETIMEDOUT') && /did not finish the command within 1000 ms/.test(err.message),
+      );
+      assert.equal(runner.processesStarted, 1);
+      assert.match(lost[0]!, /^nftables: `add table ip lvscare-probe`: .*; not retried \(not idempotent\): its outcome is unknown$/);
+      // The stopped nft never read it, and nobody sent it again: no such table.
+      assert.equal(await runner.listTable('ip', 'lvscare-probe'), undefined);
+      assert.equal(runner.processesStarted, 2);
+    } finally {
+      await runner.close();
+    }
   });
 
   it('nft -i is replaced after recycleAfter commands and keeps working', async () => {

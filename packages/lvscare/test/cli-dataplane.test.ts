@@ -27,18 +27,20 @@ function harness(env: Record<string, string> = {}, ipvs: IpvsSupport = { availab
   const logs = new Buffered();
   const fakes = { ipvs: new FakeDataplane(), nftables: new FakeDataplane({ capabilities: { atomicApply: true } }) };
   const asked: string[] = [];
+  const choicesSeen: KernelDataplaneChoices[] = [];
   const io: CliIo = { stdout, stderr, env };
   const deps: CliDeps = {
     createDataplane: async (choices?: KernelDataplaneChoices) => {
       const kind = choices?.kind ?? "ipvs";
       asked.push(kind);
+      if (choices !== undefined) choicesSeen.push(choices);
       return fakes[kind];
     },
     detectIpvs: async () => ipvs,
     waitForStop: () => new Promise(() => undefined),
     logDestination: logs,
   };
-  return { io, deps, stdout, stderr, logs, fakes, asked };
+  return { io, deps, stdout, stderr, logs, fakes, asked, choicesSeen };
 }
 
 describe("lvscare care --dataplane", () => {
@@ -88,6 +90,17 @@ describe("lvscare care --dataplane", () => {
     assert.equal(await main(["care", ...VS, "--rs", "10.0.0.1:6443", "--ip", "192.168.0.10", "--run-once", "--scheduler", "wlc", "--dataplane", "nftables"], h.io, h.deps), 2);
     assert.match(h.stderr.text, /--scheduler: the \w+ dataplane has no scheduler wlc \(it has rr\)/);
     assert.deepEqual(h.fakes.nftables.operations, []);
+  });
+
+  it("nftables: nft's command timeout is two intervals (2 s floor, 5 s cap), and a lost nft is logged as a warning", async () => {
+    for (const [interval, timeoutMs] of [[[], 2_000], [["--interval", "2"], 4_000], [["--interval", "30"], 5_000]] as const) {
+      const h = harness();
+      assert.equal(await main(["care", ...VS, "-C", "--dataplane", "nftables", ...interval], h.io, h.deps), 0, h.stderr.text);
+      const choices = h.choicesSeen[0];
+      assert.equal(choices?.commandTimeoutMs, timeoutMs, JSON.stringify(interval));
+      choices?.onProcessLost?.("nftables: `list table ip lvscare`: nft -i (pid 1) did not finish the command within 1000 ms; killed it; retrying it on a new nft -i");
+      assert.match(h.logs.text, /WARN.*nftables: `list table ip lvscare`: nft -i \(pid 1\) did not finish/);
+    }
   });
 
   it("--help says when to pick which", async () => {

@@ -6,6 +6,7 @@ import { DEFAULT_DATAPLANE, type DataplaneName } from "@lvscare/contracts/names"
 import type { Endpoint } from "../address.ts";
 import { type CareConfig, type RawCareOptions, parseCareConfig } from "../config.ts";
 import { instrumentDataplane } from "../dataplane/instrumented.ts";
+import { nftCommandTimeoutFor } from "../dataplane/nftables/timeouts.ts";
 import type { Dataplane } from "../dataplane/types.ts";
 import { UsageError } from "../errors.ts";
 import { rulerFor } from "../host-setup.ts";
@@ -44,7 +45,12 @@ export async function careCommand(raw: RawCareOptions, io: CliIo, deps: CliDeps,
 
   const choice = await chooseDataplane(dataplaneName, deps.detectIpvs);
   logger.info({ dataplane: choice.kind, why: choice.why }, `dataplane: ${choice.kind}`);
-  const opened = await deps.createDataplane({ masquerade, kind: choice.kind });
+  const opened = await deps.createDataplane({
+    masquerade,
+    kind: choice.kind,
+    commandTimeoutMs: nftCommandTimeoutFor(config.intervalMs),
+    onProcessLost: (message) => logger.warn(message),
+  });
   const dataplane = metrics ? instrumentDataplane(opened, metrics) : opened;
   try {
     requireSupport(config, opened);

@@ -15,12 +15,20 @@ export interface KernelDataplaneChoices {
   readonly masquerade?: MasqueradeBackend;
   /** Work in /run/netns/<netns> instead of the current network namespace (tests, tools). */
   readonly netns?: string;
+  /** nftables: how long one nft command may take before nft counts as wedged (default 5 s). */
+  readonly commandTimeoutMs?: number;
+  /** nftables: where a lost nft (wedged or dead) and what was done about it is reported, one line each. */
+  readonly onProcessLost?: (message: string) => void;
 }
 
 export async function createKernelDataplane(choices: KernelDataplaneChoices = {}): Promise<Dataplane> {
   if (choices.kind === "nftables") {
     const { NftablesDataplane } = await import("./nftables-dataplane.ts");
-    return NftablesDataplane.open(choices.netns === undefined ? {} : { netns: choices.netns });
+    return NftablesDataplane.open({
+      ...(choices.netns === undefined ? {} : { netns: choices.netns }),
+      ...(choices.commandTimeoutMs === undefined ? {} : { commandTimeoutMs: choices.commandTimeoutMs }),
+      ...(choices.onProcessLost === undefined ? {} : { onProcessLost: choices.onProcessLost }),
+    });
   }
   const { IpvsDataplane } = await import("./ipvs.ts");
   return IpvsDataplane.open({

@@ -35,6 +35,10 @@ export interface NftablesDataplaneOptions {
   readonly netns?: string;
   /** "interactive" (default: one long-lived `nft -i`), "exec", or a runner of your own. */
   readonly runner?: "interactive" | "exec" | NftRunner;
+  /** How long one nft command may take before nft counts as wedged (killed, the command retried). Default 5 s. */
+  readonly commandTimeoutMs?: number;
+  /** Told, in one line, when nft was lost (wedged or dead) and what was done about it. */
+  readonly onProcessLost?: (message: string) => void;
 }
 
 const FAMILIES: readonly IpFamily[] = [4, 6];
@@ -65,7 +69,12 @@ export class NftablesDataplane implements Dataplane {
   /** Starts nft and opens rtnetlink; changes nothing. Fails with a clear DataplaneError without nft or nf_tables. */
   static async open(options: NftablesDataplaneOptions = {}): Promise<NftablesDataplane> {
     const netns = options.netns === undefined ? {} : { netns: options.netns };
-    const backend = await NftablesBackend.open({ ...netns, ...(options.runner === undefined ? {} : { runner: options.runner }) });
+    const backend = await NftablesBackend.open({
+      ...netns,
+      ...(options.runner === undefined ? {} : { runner: options.runner }),
+      ...(options.commandTimeoutMs === undefined ? {} : { timeoutMs: options.commandTimeoutMs }),
+      ...(options.onProcessLost === undefined ? {} : { onProcessLost: options.onProcessLost }),
+    });
     try {
       return new NftablesDataplane(backend, KernelHost.open(netns));
     } catch (err) {

@@ -119,7 +119,10 @@ export class NftablesBackend {
    */
   edit(change: (current: NftDesiredState) => NftDesiredState): Promise<NftApplyResult> {
     return this.queue.run(async () => {
-      const families = await Promise.all(FAMILIES.map((family) => this.readNow(family)));
+      // One after the other: the runner is serial anyway, and a failed read must not leave another
+      // one still running (and updating what is known) after this edit has given up.
+      const families: Known[] = [];
+      for (const family of FAMILIES) families.push(await this.readNow(family));
       const current: NftDesiredState = {
         virtualServers: families.flatMap((f) => f.state.virtualServers),
         masquerade: families.flatMap((f) => f.state.masquerade),
@@ -146,15 +149,23 @@ export class NftablesBackend {
       changes.push({ family, next });
     }
     if (parts.length === 0) return { rewritten: [] };
-    await this.runner.run(joinTransaction(parts));
-    for (const { family, next } of changes) {
-      const listing = await this.runner.listTable(nftFamily(family), TABLE);
-      this.known.set(family, {
-        family,
-        status: listing === undefined ? "absent" : "intact",
-        state: next,
-        appliedFingerprint: listing === undefined ? undefined : fingerprintOf(listing),
-      });
+    try {
+      // Every transaction of ours makes whole tables exactly something: safe to send twice.
+      await this.runner.run(joinTransaction(parts), { idempotent: true });
+      for (const { family, next } of changes) {
+        const listing = await this.runner.listTable(nftFamily(family), TABLE);
+        this.known.set(family, {
+          family,
+          status: listing === undefined ? "absent" : "intact",
+          state: next,
+          appliedFingerprint: listing === undefined ? undefined : fingerprintOf(listing),
+        });
+      }
+    } catch (err) {
+      // Refused, or nft lost with the outcome unknown: what we knew of these tables may be stale,
+      // so the next apply reads them again instead of trusting it.
+      for (const { family } of changes) this.known.delete(family);
+      throw err;
     }
     return { rewritten: changes.map((c) => c.family) };
   }
@@ -162,7 +173,12 @@ export class NftablesBackend {
   /** Deletes our tables (both families); absent ones are fine. Nothing else is touched. */
   remove(): Promise<void> {
     return this.queue.run(async () => {
-      await this.runner.run(joinTransaction(FAMILIES.map(renderTableDeletion)));
+      try {
+        await this.runner.run(joinTransaction(FAMILIES.map(renderTableDeletion)), { idempotent: true });
+      } catch (err) {
+        for (const family of FAMILIES) this.known.delete(family);
+        throw err;
+      }
       for (const family of FAMILIES) this.known.set(family, { family, status: "absent", state: emptyFamilyState(family), appliedFingerprint: undefined });
     });
   }

@@ -24,7 +24,8 @@ export { expectedListing } from "./render-listing.ts";
 export { parseTable, type ParsedTable } from "./parse.ts";
 export { withRemovals } from "./removal.ts";
 export { nftFailure, parseNftErrors, type NftErrorLine } from "./nft-errors.ts";
-export { type NftRunner, type NftRunnerOptions, DEFAULT_TIMEOUT_MS } from "./runner.ts";
+export { type NftRunner, type NftRunnerOptions, type NftRunOptions, NftProcessLostError, DEFAULT_TIMEOUT_MS } from "./runner.ts";
+export { nftCommandTimeoutFor } from "./timeouts.ts";
 export { ExecNftRunner } from "./runner-exec.ts";
 export { InteractiveNftRunner, type InteractiveNftRunnerOptions } from "./runner-interactive.ts";
 /** The IPVS dataplane's link-mode table, which shares our table's name (tests of the hand-over). */

@@ -9,11 +9,15 @@
  * the command, and whatever came on stderr before it is the command's own error. A listing
  * (`-j`) is one line on stdout.
  *
- * Robustness: a command that gets no answer within the timeout means a wedged nft; it is killed,
- * the command fails, and the next one starts a fresh process (the kernel commits a transaction
- * whole or not at all, so whatever state the kernel is in is a consistent one; the caller's next
- * full apply makes it right). Libedit keeps every line in its history for the life of the
- * process, so the process is also replaced after `recycleAfter` commands.
+ * Robustness: a command that gets no answer within the timeout means a wedged (stopped, starved,
+ * stuck) nft; it is killed. A process that died is noticed by its exit. Either way the command's
+ * outcome is unknown (the kernel commits a transaction whole or not at all, so the kernel's state
+ * is a consistent one, but which one is not known): a listing, or a script the caller says is
+ * idempotent (the engine's whole-table replacements), is sent once more to a new process at once,
+ * so the caller's change is not left waiting for its next pass; anything else fails with
+ * NftProcessLostError. Each loss is reported (onProcessLost) with what was done about it.
+ * Libedit keeps every line in its history for the life of the process, so the process is also
+ * replaced after `recycleAfter` commands.
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { DataplaneError } from "../error.ts";
@@ -21,14 +25,17 @@ import { SerialQueue } from "./serial.ts";
 import type { NftFamily } from "./model.ts";
 import { nftFailure } from "./nft-errors.ts";
 import {
+  commandSummary,
   DEFAULT_TIMEOUT_MS,
   isMissingTable,
   listCommand,
   NFT_ENV,
   type NftCommand,
   nftCommand,
+  NftProcessLostError,
   type NftRunner,
   type NftRunnerOptions,
+  type NftRunOptions,
   parseListing,
 } from "./runner.ts";
 
@@ -75,6 +82,11 @@ class Session {
     return this.ended === undefined;
   }
 
+  /** How the process ended ("exited (signal SIGKILL)"), undefined while it runs. */
+  get endedHow(): string | undefined {
+    return this.ended;
+  }
+
   private end(why: string): void {
     this.ended ??= why;
     this.notify();
@@ -98,18 +110,12 @@ class Session {
         } else if (this.ended !== undefined) {
           done();
           const tail = this.stderr.trim().split("\n").slice(-3).join(" | ");
-          reject(new DataplaneError("nftables", "EIO", `nft -i ${this.ended} before ${what}${tail === "" ? "" : `: ${tail}`}`));
+          reject(new NftProcessLostError("nftables", "EIO", `nft -i (pid ${String(this.pid)}) ${this.ended} before ${what}${tail === "" ? "" : `: ${tail}`}`));
         }
       };
       const timer = setTimeout(() => {
         done();
-        reject(
-          new DataplaneError(
-            "nftables",
-            "ETIMEDOUT",
-            `nft -i (pid ${String(this.pid)}) did not answer within ${timeoutMs} ms; killed it, the next command starts a new one`,
-          ),
-        );
+        reject(new NftProcessLostError("nftables", "ETIMEDOUT", `nft -i (pid ${String(this.pid)}) did not finish ${what} within ${timeoutMs} ms (stopped, starved or stuck); killed it`));
       }, timeoutMs);
       const done = (): void => {
         clearTimeout(timer);
@@ -140,6 +146,7 @@ export class InteractiveNftRunner implements NftRunner {
   private readonly command: NftCommand;
   private readonly timeoutMs: number;
   private readonly recycleAfter: number;
+  private readonly onProcessLost: (message: string) => void;
   private session: Session | undefined;
   private sequence = 0;
   private readonly queue = new SerialQueue();
@@ -149,6 +156,7 @@ export class InteractiveNftRunner implements NftRunner {
     this.command = command;
     this.timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
     this.recycleAfter = options.recycleAfter ?? 1000;
+    this.onProcessLost = options.onProcessLost ?? (() => undefined);
   }
 
   static async open(options: InteractiveNftRunnerOptions = {}): Promise<InteractiveNftRunner> {
@@ -165,9 +173,9 @@ export class InteractiveNftRunner implements NftRunner {
     return this.started;
   }
 
-  run(script: string): Promise<void> {
+  run(script: string, options: NftRunOptions = {}): Promise<void> {
     return this.queue.run(async () => {
-      const { errors } = await this.send(script, false);
+      const { errors } = await this.sendRetrying(script, false, options.idempotent === true);
       if (errors !== "") throw nftFailure("nft transaction", errors, "unknown error");
     });
   }
@@ -175,7 +183,7 @@ export class InteractiveNftRunner implements NftRunner {
   listTable(family: NftFamily, name: string): Promise<unknown> {
     const line = listCommand(family, name).join(" ");
     return this.queue.run(async () => {
-      const { errors, output } = await this.send(line, true);
+      const { errors, output } = await this.sendRetrying(line, true, true);
       if (errors === "") return parseListing(output ?? "");
       if (isMissingTable(errors)) return undefined;
       throw nftFailure("nft list table", errors, "unknown error");
@@ -194,13 +202,38 @@ export class InteractiveNftRunner implements NftRunner {
 
   private current(): Session {
     if (this.session?.alive === true) return this.session;
+    // Died while idle (killed, OOM): nothing was lost, but say so.
+    if (this.session !== undefined) this.onProcessLost(`nftables: nft -i (pid ${String(this.session.pid)}) ${this.session.endedHow ?? "ended"} while idle; starting a new one`);
     this.session = new Session(this.command);
     this.started += 1;
     return this.session;
   }
 
+  /** send(), and when nft is lost during an idempotent command, once more on a new process (reported either way). */
+  private async sendRetrying(line: string, wantOutput: boolean, idempotent: boolean): Promise<{ errors: string; output: string | undefined }> {
+    try {
+      return await this.send(line, wantOutput, this.timeoutMs);
+    } catch (err) {
+      if (!(err instanceof NftProcessLostError)) throw err;
+      const command = `\`${commandSummary(line)}\``;
+      if (!idempotent) {
+        this.onProcessLost(`nftables: ${command}: ${err.detail}; not retried (not idempotent): its outcome is unknown`);
+        throw err;
+      }
+      this.onProcessLost(`nftables: ${command}: ${err.detail}; retrying it on a new nft -i`);
+      try {
+        const answer = await this.send(line, wantOutput, Math.max(this.timeoutMs, DEFAULT_TIMEOUT_MS));
+        this.onProcessLost(`nftables: the retry of ${command} on a new nft -i (pid ${String(this.pid)}) answered`);
+        return answer;
+      } catch (again) {
+        if (!(again instanceof NftProcessLostError)) throw again;
+        throw new NftProcessLostError(again.operation, again.code, `${again.detail} (the retry, after ${err.detail})`);
+      }
+    }
+  }
+
   /** Sends one line; returns what nft printed on stderr for it ("" = success) and, if asked, its one line of stdout. */
-  private async send(line: string, wantOutput: boolean): Promise<{ errors: string; output: string | undefined }> {
+  private async send(line: string, wantOutput: boolean, timeoutMs: number): Promise<{ errors: string; output: string | undefined }> {
     if (line.includes("\n")) throw new DataplaneError("nftables", "EINVAL", "an nft -i command must be one line");
     const session = this.current();
     this.sequence += 1;
@@ -208,7 +241,7 @@ export class InteractiveNftRunner implements NftRunner {
     session.stdout = "";
     session.write(`${line}${markerLine}`);
     try {
-      await session.waitFor(() => session.stderr.includes(markerLine), this.timeoutMs, "answering");
+      await session.waitFor(() => session.stderr.includes(markerLine), timeoutMs, "the command");
       const at = session.stderr.indexOf(markerLine);
       // The marker's own "Error: ..." line; a caret line before it may lack its newline.
       const markerError = session.stderr.lastIndexOf("Error:", at);
@@ -219,7 +252,7 @@ export class InteractiveNftRunner implements NftRunner {
       session.stderr = session.stderr.slice(at + markerLine.length);
       let output: string | undefined;
       if (wantOutput && errors === "") {
-        await session.waitFor(() => session.stdout.includes("\n"), this.timeoutMs, "printing the listing");
+        await session.waitFor(() => session.stdout.includes("\n"), timeoutMs, "printing the listing");
         const end = session.stdout.indexOf("\n");
         output = session.stdout.slice(0, end);
         session.stdout = session.stdout.slice(end + 1);

@@ -10,10 +10,20 @@ import { findTool } from "../kernel-masquerade.ts";
 import type { NftFamily } from "./model.ts";
 import { nftFailure, parseNftErrors } from "./nft-errors.ts";
 
+export interface NftRunOptions {
+  /**
+   * Running the script twice leaves what running it once does (our whole-table replacements and
+   * deletions). When nft is lost while running it (no answer within the timeout, or it died),
+   * whether the kernel committed it is unknown: an idempotent script is then sent once more to a
+   * new nft; any other fails with NftProcessLostError.
+   */
+  readonly idempotent?: boolean;
+}
+
 export interface NftRunner {
   readonly kind: "exec" | "interactive";
   /** One transaction (one line): nft commits all of it or none. Rejects with a DataplaneError. */
-  run(script: string): Promise<void>;
+  run(script: string, options?: NftRunOptions): Promise<void>;
   /** The parsed JSON of `nft -j list table FAMILY NAME`; undefined when there is no such table. */
   listTable(family: NftFamily, name: string): Promise<unknown>;
   /** Ends the nft process, if any; the ruleset stays. */
@@ -23,11 +33,33 @@ export interface NftRunner {
 export interface NftRunnerOptions {
   /** Run nft inside /run/netns/<netns> (tests, tools); the current namespace when absent. */
   readonly netns?: string;
-  /** A command that does not answer within this is abandoned (the process killed). Default 5 s. */
+  /**
+   * A command that does not answer within this is abandoned (the process killed). Default 5 s.
+   * A retry on a new process gets at least the default: a machine that is merely slow must not
+   * be caught in a loop of killed processes.
+   */
   readonly timeoutMs?: number;
+  /**
+   * Told, in one line, each time nft was lost (wedged past the timeout, or died) and what was done
+   * about it; the daemon logs it. Whatever is lost is killed and replaced in any case.
+   */
+  readonly onProcessLost?: (message: string) => void;
 }
 
-export const DEFAULT_TIMEOUT_MS = 5_000;
+export { DEFAULT_TIMEOUT_MS } from "./timeouts.ts";
+
+/**
+ * nft was lost while running a command: it did not answer within the timeout (and was killed),
+ * or it died. Unlike nft's own refusals, the command's outcome is unknown.
+ */
+export class NftProcessLostError extends DataplaneError {
+  override readonly name = "NftProcessLostError";
+}
+
+/** The start of a command, for a log line: enough to tell a listing from a transaction. */
+export function commandSummary(line: string): string {
+  return line.length > 60 ? `${line.slice(0, 57)}...` : line;
+}
 
 /**
  * LC_ALL=C: error texts are matched to errno names. HOME=/dev/null: `nft -i` reads and writes a
@@ -108,6 +140,7 @@ export function collect(command: NftCommand, args: readonly string[], input: str
 }
 
 export function failureOf(operation: string, result: Collected, timeoutMs: number): DataplaneError {
-  if (result.timedOut) return new DataplaneError(operation, "ETIMEDOUT", `nft did not finish within ${timeoutMs} ms and was killed`);
+  if (result.timedOut) return new NftProcessLostError(operation, "ETIMEDOUT", `nft did not finish within ${timeoutMs} ms and was killed`);
+  if (result.signal !== null && result.stderr.trim() === "") return new NftProcessLostError(operation, "EIO", `nft was killed by ${result.signal}`);
   return nftFailure(operation, result.stderr, result.signal === null ? `exit status ${String(result.code)}` : `killed by ${result.signal}`);
 }
