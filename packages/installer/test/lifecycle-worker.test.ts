@@ -5,8 +5,9 @@
  * repository's sources behind a wrapper script (the host sees the repository at the same path),
  * the image archive a small docker archive the fake ctr reads for real. Checked with tools that
  * are not ours: nft in the worker's namespace, the fake kubeadm's call log and the stand-in API
- * server's log, conntrack, ctr, the static pod file; then a rerun changing nothing and `seal
- * reset`. Last, on the same (reset) master: `--bundle` with sealos's offline layout on a host
+ * server's log, conntrack, ctr, the static pod file; then a rerun changing nothing, `seal delete
+ * --nodes` and `seal add --nodes` of the worker (Debian's kubectl against the stand-in API server
+ * for its Node), and `seal reset`. Last, on the same (reset) master: `--bundle` with sealos's offline layout on a host
  * whose kubeadm and kubelet only the bundle brings.
  */
 import assert from "node:assert/strict";
