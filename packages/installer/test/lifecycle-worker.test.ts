@@ -5,8 +5,9 @@
  * repository's sources behind a wrapper script (the host sees the repository at the same path),
  * the image archive a small docker archive the fake ctr reads for real. Checked with tools that
  * are not ours: nft in the worker's namespace, the fake kubeadm's call log and the stand-in API
- * server's log, conntrack, ctr, the static pod file; then a rerun changing nothing and `seal
- * reset`. Last, on the same (reset) master: `--bundle` with sealos's offline layout on a host
+ * server's log, conntrack, ctr, the static pod file; then a rerun changing nothing, `seal delete
+ * --nodes` and `seal add --nodes` of the worker (Debian's kubectl against the stand-in API server
+ * for its Node), and `seal reset`. Last, on the same (reset) master: `--bundle` with sealos's offline layout on a host
  * whose kubeadm and kubelet only the bundle brings.
  */
 import assert from "node:assert/strict";
@@ -17,6 +18,7 @@ import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { after, before, describe, it } from "node:test";
 import { DEFAULT_LVSCARE_IMAGE, LVSCARE_MANIFEST_PATH } from "@lvscare/contracts/names";
+import { parseClusterfile } from "../src/cluster-state/clusterfile.ts";
 import { installFakes } from "./fakes/install.ts";
 import { parseCallLog, CALL_LOG } from "./fakes/contract.ts";
 import { createTestHosts, type TestHost, type TestHosts } from "./hosts/test-hosts.ts";
@@ -67,9 +69,17 @@ describe("seal run with a worker (--kube-proxy-mode nftables), seal reset, --bun
     return existsSync(path) ? parseCallLog(readFileSync(path, "utf8")).filter((call) => call.tool === tool) : [];
   };
   const nftTable = (host: TestHost) => host.exec(["nft", "list", "table", "ip", "lvscare"]);
+  const clusterfile = () => join(home, ".seal", "default", "Clusterfile");
+  const hostsOf = (file: string) => parseClusterfile(readFileSync(file, "utf8")).cluster.spec.hosts.map((group) => ({ ips: group.ips, roles: group.roles }));
+  /** The nodes the stand-in API server knows, through Debian's kubectl on the master. */
+  const nodeNames = async () => {
+    const result = await master.exec(["kubectl", "--kubeconfig", "/etc/kubernetes/admin.conf", "get", "nodes", "-o", "name"]);
+    assert.equal(result.code, 0, describeRun(result));
+    return result.stdout.trim().split("\n").filter((line) => line !== "").map((line) => line.replace(/^node\//, "")).sort();
+  };
 
   before(async () => {
-    for (const tool of ["etcd", "etcdctl", "openssl", "nft", "conntrack", "tar"]) requireTool(tool);
+    for (const tool of ["etcd", "etcdctl", "openssl", "nft", "conntrack", "tar", "kubectl"]) requireTool(tool);
     home = mkdtempSync(join(tmpdir(), "seal-worker-"));
     work = mkdtempSync(join(tmpdir(), "seal-worker-files-"));
     lvscareBin = join(work, "lvscare");
@@ -121,6 +131,43 @@ describe("seal run with a worker (--kube-proxy-mode nftables), seal reset, --bun
     const again = await seal(runArgs());
     assert.equal(again.code, 0, describeRun(again));
     assert.deepEqual({ joins: kubeadmChanges(), ctr: calls(worker, "ctr").length, manifest: statSync(worker.path(MANIFEST)).ino, hosts: statSync(worker.path("/etc/hosts")).ino }, before);
+  });
+
+  it("seal delete --nodes: lvscare care -C ran, the executable and manifest gone, kubeadm reset, its node and Clusterfile entry gone", async () => {
+    const resetsBefore = calls(worker, "kubeadm").filter((call) => call.argv[0] === "reset").length;
+    assert.deepEqual(await nodeNames(), ["master-1", "worker-1"]);
+    const result = await seal(["delete", "--nodes", worker.address, "--yes"]);
+    assert.equal(result.code, 0, describeRun(result));
+    const table = await nftTable(worker);
+    assert.notEqual(table.code, 0, `the lvscare table is still there:\n${table.stdout}`);
+    for (const path of ["/usr/local/bin/lvscare", MANIFEST, "/var/lib/seal/default"]) assert.equal(existsSync(worker.path(path)), false, `${path} left behind`);
+    const resets = calls(worker, "kubeadm").filter((call) => call.argv[0] === "reset");
+    assert.equal(resets.length, resetsBefore + 1);
+    assert.equal(resets.at(-1)?.exitCode, 0);
+    assert.deepEqual(await nodeNames(), ["master-1"]);
+    for (const file of [clusterfile(), master.path("/etc/seal/Clusterfile")]) assert.deepEqual(hostsOf(file), [{ ips: [`${master.address}:22`], roles: ["master"] }], file);
+  });
+
+  it("seal add --nodes: joins again through the VIP, the nft table, the static pod and the Clusterfile entry are back", async () => {
+    const joinsBefore = calls(worker, "kubeadm").filter((call) => call.argv[0] === "join").length;
+    const result = await seal([
+      "add", "--nodes", worker.address, "--hostnames", `${worker.address}=worker-1`, "--lvscare-bin", lvscareBin, "--lvscare-image-archive", imageArchive, "--yes",
+    ]);
+    assert.equal(result.code, 0, describeRun(result));
+    const joins = calls(worker, "kubeadm").filter((call) => call.argv[0] === "join");
+    assert.equal(joins.length, joinsBefore + 1);
+    assert.equal(joins.at(-1)?.exitCode, 0);
+    const joinConfig = readFileSync(worker.path(joins.at(-1)?.argv[2] as string), "utf8");
+    assert.match(joinConfig, new RegExp(`apiServerEndpoint: "?${VIP.replaceAll(".", "\\.")}:6443`));
+    const table = await nftTable(worker);
+    assert.equal(table.code, 0, describeRun(table));
+    assert.match(table.stdout, new RegExp(VIP.replaceAll(".", "\\.")));
+    assert.match(table.stdout, new RegExp(master.address.replaceAll(".", "\\.")));
+    const manifest = readFileSync(worker.path(MANIFEST), "utf8");
+    assert.match(manifest, /--dataplane[\s\S]{0,12}nftables/);
+    assert.equal(statSync(worker.path("/usr/local/bin/lvscare")).mode & 0o777, 0o755);
+    assert.deepEqual(await nodeNames(), ["master-1", "worker-1"]);
+    assert.deepEqual(hostsOf(clusterfile()), [{ ips: [`${master.address}:22`], roles: ["master"] }, { ips: [`${worker.address}:22`], roles: ["node"] }]);
   });
 
   it("seal reset runs lvscare care -C and removes the executable, the manifest, the image and our hosts entries", async () => {
