@@ -5,6 +5,8 @@
 //
 //   npx node bench/dist-rss.ts [--seconds S] [--rounds N]     (root; in the qemu VM when this
 //                                                              host's kernel has no IPVS)
+//   npx node bench/dist-rss.ts --baseline FILE         (adds another lvscare executable, e.g. one
+//                                                              built from an earlier commit, to every round)
 //   npx node bench/dist-rss.ts --soak-minutes 20               (the executable alone that long,
 //                                                              RSS every 10 s: is it flat?)
 import { existsSync, readFileSync } from 'node:fs';
@@ -23,6 +25,7 @@ const { values } = parseArgs({
     seconds: { type: 'string', default: '60' },
     rounds: { type: 'string', default: '2' },
     'soak-minutes': { type: 'string', default: '0' },
+    baseline: { type: 'string' },
     'in-vm': { type: 'boolean', default: false },
   },
   strict: true,
@@ -34,6 +37,11 @@ if (!Number.isInteger(seconds) || seconds < 10 || !Number.isInteger(rounds) || r
   process.stderr.write('usage: dist-rss.ts [--seconds S>=10] [--rounds N>=1] [--soak-minutes M]\n');
   process.exit(2);
 }
+const baseline = values.baseline === undefined ? undefined : path.resolve(values.baseline);
+if (baseline !== undefined && !existsSync(baseline)) {
+  process.stderr.write(`--baseline ${baseline}: no such file\n`);
+  process.exit(2);
+}
 const EXECUTABLE = executablePath('lvscare', 'x64');
 if (!existsSync(EXECUTABLE)) {
   process.stderr.write(`${EXECUTABLE} is missing: run npm run dist first\n`);
@@ -43,8 +51,8 @@ if (!existsSync(EXECUTABLE)) {
 if (!existsSync('/proc/net/ip_vs') && !values['in-vm']) {
   // This kernel has no IPVS: the same command inside the VM, output streamed.
   const result = await runInVm({
-    argv: ['node', path.join(import.meta.dirname, 'dist-rss.ts'), '--in-vm', '--seconds', String(seconds), '--rounds', String(rounds), '--soak-minutes', String(soakMinutes)],
-    timeoutMs: (soakMinutes > 0 ? soakMinutes * 60 + 600 : rounds * 4 * (seconds + 60) + 300) * 1000,
+    argv: ['node', path.join(import.meta.dirname, 'dist-rss.ts'), '--in-vm', '--seconds', String(seconds), '--rounds', String(rounds), '--soak-minutes', String(soakMinutes), ...(baseline === undefined ? [] : ['--baseline', baseline])],
+    timeoutMs: (soakMinutes > 0 ? soakMinutes * 60 + 600 : rounds * 5 * (seconds + 60) + 300) * 1000,
     onOutput: (chunk, stream) => (stream === 'stdout' ? process.stdout : process.stderr).write(chunk),
   });
   process.exit(result.code);
@@ -61,6 +69,9 @@ const spawned = (child: BackgroundProcess) => ({ pid: child.pid, stop: () => chi
 
 const VARIANTS: Variant[] = [
   { name: 'executable', start: async (c) => spawned(c.worker.netns.spawn([EXECUTABLE, ...c.sealosArgs()])), daemon: true },
+  ...(baseline === undefined
+    ? []
+    : [{ name: 'baseline', start: async (c: Cluster) => spawned(c.worker.netns.spawn([baseline, ...c.sealosArgs()])), daemon: true }]),
   { name: 'sources', start: async (c) => spawned(c.worker.netns.spawn([process.execPath, LVSCARE_BIN, ...c.sealosArgs()])), daemon: true },
   { name: 'bare node', start: async (c) => spawned(c.worker.netns.spawn([process.execPath, '-e', 'setInterval(() => {}, 1000)'])), daemon: false },
   {
