@@ -9,8 +9,9 @@
 //                                                              built from an earlier commit, to every round)
 //   npx node bench/dist-rss.ts --node-options '--lite-mode'  (adds the executable with the static
 //                                                              pod's NODE_OPTIONS plus these V8 flags)
-//   npx node bench/dist-rss.ts --soak-minutes 20               (the executable alone that long,
-//                                                              RSS every 10 s: is it flat?)
+//   npx node bench/dist-rss.ts --soak-minutes 20               (the executable alone that long, with
+//                                                              the static pod's NODE_OPTIONS, or those of
+//                                                              --soak-node-options=..., RSS every 10 s)
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -30,6 +31,7 @@ const { values } = parseArgs({
     'soak-minutes': { type: 'string', default: '0' },
     baseline: { type: 'string' },
     'node-options': { type: 'string' },
+    'soak-node-options': { type: 'string' },
     'in-vm': { type: 'boolean', default: false },
   },
   strict: true,
@@ -47,6 +49,7 @@ if (baseline !== undefined && !existsSync(baseline)) {
   process.exit(2);
 }
 const extraNodeOptions = values['node-options'];
+const soakNodeOptions = values['soak-node-options'];
 const EXECUTABLE = executablePath('lvscare', 'x64');
 if (!existsSync(EXECUTABLE)) {
   process.stderr.write(`${EXECUTABLE} is missing: run npm run dist first\n`);
@@ -56,7 +59,7 @@ if (!existsSync(EXECUTABLE)) {
 if (!existsSync('/proc/net/ip_vs') && !values['in-vm']) {
   // This kernel has no IPVS: the same command inside the VM, output streamed.
   const result = await runInVm({
-    argv: ['node', path.join(import.meta.dirname, 'dist-rss.ts'), '--in-vm', '--seconds', String(seconds), '--rounds', String(rounds), '--soak-minutes', String(soakMinutes), ...(baseline === undefined ? [] : ['--baseline', baseline]), ...(extraNodeOptions === undefined ? [] : [`--node-options=${extraNodeOptions}`])],
+    argv: ['node', path.join(import.meta.dirname, 'dist-rss.ts'), '--in-vm', '--seconds', String(seconds), '--rounds', String(rounds), '--soak-minutes', String(soakMinutes), ...(baseline === undefined ? [] : ['--baseline', baseline]), ...(extraNodeOptions === undefined ? [] : [`--node-options=${extraNodeOptions}`]), ...(soakNodeOptions === undefined ? [] : [`--soak-node-options=${soakNodeOptions}`])],
     timeoutMs: (soakMinutes > 0 ? soakMinutes * 60 + 600 : rounds * 5 * (seconds + 60) + 300) * 1000,
     onOutput: (chunk, stream) => (stream === 'stdout' ? process.stdout : process.stderr).write(chunk),
   });
@@ -120,7 +123,10 @@ const cluster = await Cluster.create();
 const results: Result[] = [];
 if (soakMinutes > 0) {
   try {
-    const child = cluster.worker.netns.spawn([EXECUTABLE, ...cluster.sealosArgs()]);
+    // As shipped: the static pod's NODE_OPTIONS (--soak-node-options= overrides, empty for none).
+    const nodeOptions = soakNodeOptions ?? POD_NODE_OPTIONS;
+    process.stdout.write(`soak: NODE_OPTIONS=${JSON.stringify(nodeOptions)}\n`);
+    const child = cluster.worker.netns.spawn([EXECUTABLE, ...cluster.sealosArgs()], { env: { ...process.env, NODE_OPTIONS: nodeOptions } });
     const pid = child.pid;
     if (pid === undefined) throw new Error('the executable did not start');
     await waitFor(() => cluster.destinations().length === 3, 120_000, 'three masters in the table');
