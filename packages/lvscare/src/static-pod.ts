@@ -18,25 +18,32 @@ export { DEFAULT_LVSCARE_IMAGE } from "@lvscare/contracts/names";
  */
 export const POD_TMPDIR = "/tmp";
 /**
- * Measured (bench/dist-rss.ts, BENCHMARKS.md): the executable with three masters holds 91 MiB
- * resident, 100 MiB at its peak (since prom-client and yaml load only when used; 96/103 before); one probe per second per master costs under 2% of a core. The
- * request is what it uses; the limit leaves 2.5 times the peak for load (more masters, TLS
- * renegotiation, GC) and restarts a daemon that leaks, which leaves the IPVS rules in place; with
- * the heap capped (POD_NODE_OPTIONS) the RSS is bounded near bare Node + code + 64 MiB + the young
- * generation, under the limit. No
- * CPU limit: a CFS quota delays probes until healthy masters look dead (issue 8, section 4).
+ * Measured (bench/dist-rss.ts, BENCHMARKS.md): the executable with three masters, run with
+ * POD_NODE_OPTIONS, holds 64-66 MiB resident (bare Node 44.6 MiB in the same run; 72 MiB without the
+ * V8 flags, 92 MiB when the prober still used undici); one probe per second per master costs under
+ * 2% of a core. The request is what it uses plus room; the limit leaves over 3 times the peak for
+ * load (more masters, TLS renegotiation, GC) and restarts a daemon that leaks, which leaves the
+ * IPVS rules in place; with the heap capped the RSS is bounded near bare Node + code + 64 MiB, under
+ * the limit. No CPU limit: a CFS quota delays probes until healthy masters look dead (issue 8,
+ * section 4).
  */
 /**
- * The V8 heap cap, through NODE_OPTIONS (the single executable honours it, and it stays visible
- * and adjustable in the manifest without a rebuild). The daemon's live heap is a few MiB; 64 MiB
- * of old space lets it grow tenfold before V8 stops it, well inside the memory limit, so a leak
- * ends in a restart (the IPVS rules stay) rather than in the node's OOM killer choosing a victim.
+ * V8 flags, through NODE_OPTIONS (the single executable honours it, and it stays visible and
+ * adjustable in the manifest without a rebuild):
+ * - `--max-old-space-size=64`: the daemon's live heap is about 9 MiB (heap snapshot); 64 MiB of
+ *   old space lets it grow sevenfold before V8 stops it, well inside the memory limit, so a leak
+ *   ends in a restart (the IPVS rules stay) rather than in the node's OOM killer choosing a victim.
+ * - `--max-semi-space-size=1` and `--jitless`: the daemon allocates little and runs little code,
+ *   so a 1 MiB young generation and no JIT-compiled code cost no measurable CPU in the VM runs
+ *   (BENCHMARKS.md) and save 7-8 MiB resident; without them V8 also let an idle daemon's RSS creep
+ *   up by steps (72 to 88 MiB over 13 minutes), with them it stayed flat. `--jitless` also turns
+ *   WebAssembly off, which nothing in the daemon uses (undici's parser was the one user).
  */
-export const POD_NODE_OPTIONS = "--max-old-space-size=64";
+export const POD_NODE_OPTIONS = "--max-old-space-size=64 --max-semi-space-size=1 --jitless";
 
 export const POD_RESOURCES = {
   limits: { memory: "256Mi" },
-  requests: { cpu: "20m", memory: "100Mi" },
+  requests: { cpu: "20m", memory: "80Mi" },
 } as const;
 
 export interface LvscareStaticPodOptions {

@@ -152,7 +152,10 @@ describe("care loop: real HTTPS masters, fake dataplane", () => {
     await waitFor(() => Object.keys(weights(c) ?? {}).length === 3, "all in");
     await Promise.all(servers.map((s) => s.kill()));
     await waitFor(() => logged(c, /^ALL masters fail their health checks: keeping all/), "all-down error logged");
-    await waitFor(() => JSON.stringify(weights(c)) === JSON.stringify(allAt(servers, 1)), "all kept at weight 1");
+    // Key order aside: masters that fail a moment before the last one are removed, then re-added
+    // when it fails too (fail open), so the table's order may change.
+    const sortedWeights = (w: Record<string, number> | undefined): string => JSON.stringify(Object.entries(w ?? {}).sort(([a], [b]) => a.localeCompare(b)));
+    await waitFor(() => sortedWeights(weights(c)) === sortedWeights(allAt(servers, 1)), "all kept at weight 1");
     const allDownLine = c.records.find((r) => /^ALL masters/.test(r.msg));
     assert.equal(allDownLine?.level, 50, "logged at error level");
     const [m2] = servers.slice(1) as [HealthzServer];

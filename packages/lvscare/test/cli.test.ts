@@ -158,7 +158,7 @@ describe("lvscare static-pod", () => {
     assert.deepEqual(pod.spec.containers[0]?.args, ["care", "--vs", "10.103.97.2:6443", "--health-path", "/healthz", "--health-schem", "https", "--rs", "192.168.0.2:6443", "--rs", "192.168.0.3:6443"]);
     assert.deepEqual(pod.spec.containers[0]?.env, [
       { name: "LVSCARE_NODE_IP", value: "192.168.0.10" },
-      { name: "NODE_OPTIONS", value: "--max-old-space-size=64" },
+      { name: "NODE_OPTIONS", value: "--max-old-space-size=64 --max-semi-space-size=1 --jitless" },
       { name: "LVSCARE_TMPDIR", value: "/tmp" },
     ]);
   });

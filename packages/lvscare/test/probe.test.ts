@@ -186,6 +186,78 @@ describe("HttpProber against real HTTPS servers", () => {
   });
 });
 
+describe("HttpProber: connections it closes itself are not news", () => {
+  it("a Connection: close answer, a long body and the idle timeout close the connection without a loss report", async () => {
+    const s = await server("127.0.0.19");
+    const lost: string[] = [];
+    const p = new HttpProber({
+      health: baseHealth,
+      ca: undefined,
+      masters: [ep(s)],
+      keepAliveMs: 300,
+      userAgent: "lvscare-test",
+      onConnectionLost: (m) => lost.push(m.ip),
+    });
+    probers.push(p);
+    s.mode = { kind: "status", status: 200, body: "ok", connectionClose: true };
+    assert.equal((await probe(p, ep(s))).ok, true);
+    await waitFor(() => s.openConnections === 0, "the server to close after Connection: close");
+    s.mode = { kind: "status", status: 200, body: "x".repeat(200 * 1024) };
+    assert.equal((await probe(p, ep(s))).ok, true, "a long healthy body");
+    await waitFor(() => s.openConnections === 0, "the prober to drop a connection with a long body");
+    s.mode = { kind: "ok" };
+    assert.equal((await probe(p, ep(s))).ok, true);
+    await waitFor(() => s.openConnections === 0, "the idle connection to time out");
+    assert.equal(s.connections, 3);
+    assert.deepEqual(lost, []);
+  });
+
+  it("keeps the first KiB of a long failure body for the log", async () => {
+    const s = await server("127.0.0.20");
+    s.mode = { kind: "status", status: 503, body: `[-]etcd failed: ${"y".repeat(100 * 1024)}` };
+    const outcome = await probe(prober([ep(s)]), ep(s));
+    assert.equal(outcome.ok ? "" : outcome.reason, "status");
+    assert.match(outcome.ok ? "" : outcome.detail, /^HTTP 503: \[-\]etcd failed: y+…$/);
+  });
+});
+
+describe("HttpProber redirects", () => {
+  it("turns a POST into a GET without a body on 303, keeps it on 307", async () => {
+    const target = await server("127.0.0.21");
+    const s = await server("127.0.0.22");
+    const health = { method: "POST", body: "{}", headers: { "content-type": "application/json" } };
+    s.mode = { kind: "redirect", status: 303, location: `https://${target.endpoint}/after-303` };
+    assert.equal((await probe(prober([ep(s)], health), ep(s))).ok, true);
+    s.mode = { kind: "redirect", status: 307, location: `https://${target.endpoint}/after-307` };
+    assert.equal((await probe(prober([ep(s)], health), ep(s))).ok, true);
+    assert.deepEqual(
+      target.requests.map((r) => [r.method, r.url, r.body, r.headers["content-type"] ?? ""]),
+      [
+        ["GET", "/after-303", "", ""],
+        ["POST", "/after-307", "{}", "application/json"],
+      ],
+    );
+  });
+
+  it("does not carry Authorization to another origin", async () => {
+    const target = await server("127.0.0.23");
+    const s = await server("127.0.0.24");
+    s.mode = { kind: "redirect", location: `https://${target.endpoint}/livez` };
+    assert.equal((await probe(prober([ep(s)], { headers: { Authorization: "Bearer t" } }), ep(s))).ok, true);
+    assert.equal(s.requests[0]?.headers["authorization"], "Bearer t");
+    assert.equal(target.requests[0]?.headers["authorization"], undefined);
+  });
+
+  it("stops after 5 redirects and takes the last answer as it is", async () => {
+    const s = await server("127.0.0.25");
+    s.mode = { kind: "redirect", location: "/again" };
+    const outcome = await probe(prober([ep(s)]), ep(s));
+    assert.deepEqual(outcome.ok ? outcome.status : outcome.detail, 302);
+    assert.equal(s.requests.length, 6);
+    assert.equal(s.connections, 1, "same-origin redirects reuse the kept-alive connection");
+  });
+});
+
 describe("probeOnce (--run-once verdicts)", () => {
   it("is healthy when the master answers", async () => {
     const s = await server("127.0.0.16");

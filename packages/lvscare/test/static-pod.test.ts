@@ -59,9 +59,9 @@ status: {}
 // native module).
 const OUR_MANIFEST = SEALOS_MANIFEST.replace(
   "      value: 192.168.0.10\n",
-  "      value: 192.168.0.10\n    - name: NODE_OPTIONS\n      value: --max-old-space-size=64\n    - name: LVSCARE_TMPDIR\n      value: /tmp\n",
+  "      value: 192.168.0.10\n    - name: NODE_OPTIONS\n      value: --max-old-space-size=64 --max-semi-space-size=1 --jitless\n    - name: LVSCARE_TMPDIR\n      value: /tmp\n",
 )
-  .replace("    resources: {}\n", "    resources:\n      limits:\n        memory: 256Mi\n      requests:\n        cpu: 20m\n        memory: 100Mi\n")
+  .replace("    resources: {}\n", "    resources:\n      limits:\n        memory: 256Mi\n      requests:\n        cpu: 20m\n        memory: 80Mi\n")
   .replace("      privileged: true\n", "      privileged: true\n      readOnlyRootFilesystem: true\n")
   .replace("      readOnly: true\n", "      readOnly: true\n    - mountPath: /tmp\n      name: tmp\n")
   .replace("    name: lib-modules\nstatus", "    name: lib-modules\n  - emptyDir:\n      medium: Memory\n      sizeLimit: 16Mi\n    name: tmp\nstatus");

@@ -20,7 +20,7 @@ function manifest(change: (pod: { spec: Record<string, unknown> & { containers: 
 test('the static pod becomes a privileged container in the node network namespace, /lib/modules read-only, a tmpfs /tmp', () => {
   const spec = ociSpecForPod(parseStaticPod(manifest()), image, node, '/rootfs', '/test/lvscare');
   assert.deepEqual(spec.process.args, ['/usr/bin/lvscare', 'care', '--vs', '10.103.97.2:6443', '--health-path', '/healthz', '--health-schem', 'https', '--rs', '10.0.0.1:6443', '--rs', '10.0.0.2:6443']);
-  assert.deepEqual(spec.process.env, ['PATH=/usr/sbin:/usr/bin', 'NODE_OPTIONS=--max-old-space-size=64', 'LVSCARE_TMPDIR=/tmp']);
+  assert.deepEqual(spec.process.env, ['PATH=/usr/sbin:/usr/bin', 'NODE_OPTIONS=--max-old-space-size=64 --max-semi-space-size=1 --jitless', 'LVSCARE_TMPDIR=/tmp']);
   assert.equal(spec.process.capabilities.effective.length, 41);
   assert.ok(spec.process.capabilities.effective.includes('CAP_SYS_MODULE'));
   assert.equal(spec.process.oomScoreAdj, -997);

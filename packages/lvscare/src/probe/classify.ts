@@ -1,6 +1,6 @@
 /**
- * Turns what undici/Node throw into a FailureReason and one log-friendly line. Errors arrive
- * wrapped (undici puts the socket error in `cause`), so the whole cause chain is searched.
+ * Turns what Node's http/https/tls throw into a FailureReason and one log-friendly line. The
+ * whole `cause` chain is searched, so a wrapped socket error is still recognised.
  */
 import type { FailureReason } from "./outcome.ts";
 
@@ -25,11 +25,10 @@ export function classifyError(err: unknown): { reason: FailureReason; detail: st
   }
   const tlsCode = codes.find((c) => TLS_CODE.test(c));
   if (tlsCode !== undefined) return { reason: "tls", detail: `tls ${tlsCode}: ${firstMessage}` };
-  if (has("UND_ERR_CONNECT_TIMEOUT", "UND_ERR_HEADERS_TIMEOUT", "UND_ERR_BODY_TIMEOUT", "ETIMEDOUT")) {
+  if (has("ETIMEDOUT")) {
     return { reason: "timeout", detail: `timeout (${codes[0]})` };
   }
   if (has("ECONNRESET", "EPIPE")) return { reason: "reset", detail: "connection reset" };
-  if (has("UND_ERR_SOCKET", "UND_ERR_CLOSED")) return { reason: "reset", detail: `connection closed: ${firstMessage}` };
   return { reason: "error", detail: codes.length > 0 ? `${codes[0]}: ${firstMessage}` : firstMessage };
 }
 

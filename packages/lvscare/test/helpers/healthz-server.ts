@@ -10,9 +10,9 @@ import type { ServerCredentials } from "./pki.ts";
 
 export type HealthzMode =
   | { readonly kind: "ok" }
-  | { readonly kind: "status"; readonly status: number; readonly body?: string }
+  | { readonly kind: "status"; readonly status: number; readonly body?: string; readonly connectionClose?: boolean }
   | { readonly kind: "hang" }
-  | { readonly kind: "redirect"; readonly location: string };
+  | { readonly kind: "redirect"; readonly location: string; readonly status?: number };
 
 export interface HealthzRequest {
   readonly method: string;
@@ -83,6 +83,11 @@ export class HealthzServer {
     this.hanging.clear();
   }
 
+  /** Connections still open on the server's side. */
+  get openConnections(): number {
+    return this.sockets.size;
+  }
+
   requestCount(): number {
     return this.requests.length;
   }
@@ -98,14 +103,14 @@ export class HealthzServer {
           res.writeHead(200, { "content-type": "text/plain" }).end("ok");
           return;
         case "status":
-          res.writeHead(mode.status, { "content-type": "text/plain" }).end(mode.body ?? "");
+          res.writeHead(mode.status, { "content-type": "text/plain", ...(mode.connectionClose ? { connection: "close" } : {}) }).end(mode.body ?? "");
           return;
         case "hang":
           this.hanging.add(res);
           res.on("close", () => this.hanging.delete(res));
           return;
         case "redirect":
-          res.writeHead(302, { location: mode.location }).end();
+          res.writeHead(mode.status ?? 302, { location: mode.location }).end();
           return;
       }
     });
