@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { copyFileSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseYamlDocuments, toKubernetesYaml } from '@lvscare/contracts/yaml';
-import { renderLvscareStaticPod } from '@lvscare/lvscare/static-pod';
+import { POD_NODE_OPTIONS, renderLvscareStaticPod } from '@lvscare/lvscare/static-pod';
 import { run } from '../harness/command.ts';
 import { Cluster, waitFor, type VipClient } from './lib/cluster.ts';
 import { imageBundle, type ImageBundle } from './lib/image-bundle.ts';
@@ -198,7 +198,7 @@ async function startPrivileged(t: TestContext, runtime: RuntimeName): Promise<{ 
   const pod = manifest({ privileged: true, readOnlyRootFilesystem: true });
   assert.deepEqual(pod.command, ['/usr/bin/lvscare']);
   assert.deepEqual(pod.args, cluster.sealosArgs(), "sealos's exact arguments");
-  assert.deepEqual(pod.env, [{ name: 'NODE_OPTIONS', value: '--max-old-space-size=64' }, { name: 'LVSCARE_TMPDIR', value: '/tmp' }]);
+  assert.deepEqual(pod.env, [{ name: 'NODE_OPTIONS', value: POD_NODE_OPTIONS }, { name: 'LVSCARE_TMPDIR', value: '/tmp' }]);
   const container = startPod(runtime, pod, `lvscare-${runtime}`);
   assert.equal(container.spec.root.readonly, true);
   await waitReady(container);
