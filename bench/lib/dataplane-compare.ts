@@ -132,13 +132,18 @@ export async function measureKubeProxyRestarts(bed: Testbed, trials: number, pro
   await netns.exec(['nft', '-f', '-'], { input: kubeProxyTable(bed.cluster.masters[0]!.ip) });
   for (let trial = 0; trial < trials; trial++) {
     await bed.waitSteady(Date.now(), 180_000);
-    const loop = (vip: string) => probe(bed, ['loop', vip, String(API_PORT), String(LOOP_INTERVAL_MS), '6000', String(LOOP_TIMEOUT_MS)]);
-    const running = Promise.all([loop(bed.cluster.vip), loop(NFT_VIP)]);
-    await new Promise((resolve) => setTimeout(resolve, 1500));
+    const loops = [bed.cluster.vip, NFT_VIP].map((vip) => netns.spawn([process.execPath, PROBE, 'loop', vip, String(API_PORT), String(LOOP_INTERVAL_MS), '6000', String(LOOP_TIMEOUT_MS)], { maxOutputBytes: 16 << 20 }));
+    // The cleanup starts only once both loops connect: a loop that started after the IPVS daemon
+    // had restored its table would report no downtime at all.
+    await Promise.all(loops.map((loop) => loop.waitForOutput('connected\n', 120_000)));
+    await new Promise((resolve) => setTimeout(resolve, 500));
     await kubeProxyRestart(bed);
-    const [ipvsOut, nftOut] = await running;
-    const ipvs = downtime((JSON.parse(ipvsOut) as { attempts: Attempt[] }).attempts);
-    const nftables = downtime((JSON.parse(nftOut) as { attempts: Attempt[] }).attempts);
+    const [ipvs, nftables] = await Promise.all(loops.map(async (loop) => {
+      const status = await loop.exited;
+      const json = loop.output().split('\n').find((line) => line.startsWith('{"attempts"'));
+      if (status.code !== 0 || json === undefined) throw new Error(`connect-probe loop failed (${JSON.stringify(status)}):\n${loop.output().slice(-2000)}`);
+      return downtime((JSON.parse(json) as { attempts: Attempt[] }).attempts);
+    })) as [ReturnType<typeof downtime>, ReturnType<typeof downtime>];
     results.push({
       downtimeMs: { ipvs: ipvs.downtimeMs, nftables: nftables.downtimeMs },
       failedAttempts: { ipvs: ipvs.failed, nftables: nftables.failed },
