@@ -33,7 +33,7 @@ export class CpuQuotaGroup {
   }
 
   /** A new group under the root whose members share `quotaUs` of CPU time per `periodUs` (cpu.max). */
-  static create(name: string, quotaUs: number, periodUs = 100_000): CpuQuotaGroup {
+  static create(name: string, quotaUs: number | 'max', periodUs = 100_000): CpuQuotaGroup {
     const ROOT = cgroupRoot();
     const controllers = path.join(ROOT, 'cgroup.controllers');
     if (!readFileSync(controllers, 'utf8').split(/\s+/).includes('cpu')) {
@@ -47,6 +47,16 @@ export class CpuQuotaGroup {
     return new CpuQuotaGroup(ROOT, dir);
   }
 
+  /** Sets cpu.max: `quotaUs` per `periodUs`, or no limit. */
+  setQuota(quotaUs: number | 'max', periodUs = 100_000): void {
+    writeFileSync(path.join(this.dir, 'cpu.max'), `${quotaUs} ${periodUs}`);
+  }
+
+  /** CPU time the members have used in the group (cpu.stat usage_usec). */
+  usageUs(): number {
+    return Number(/^usage_usec (\d+)$/m.exec(readFileSync(path.join(this.dir, 'cpu.stat'), 'utf8'))?.[1] ?? 0);
+  }
+
   /** Moves a process (all its threads) into the group. */
   add(pid: number): void {
     writeFileSync(path.join(this.dir, 'cgroup.procs'), String(pid));
@@ -56,6 +66,11 @@ export class CpuQuotaGroup {
   throttledPeriods(): number {
     const match = /^nr_throttled (\d+)$/m.exec(readFileSync(path.join(this.dir, 'cpu.stat'), 'utf8'));
     return Number(match?.[1] ?? 0);
+  }
+
+  /** cpu.stat as one line (usage, throttled periods and time), for a failure message. */
+  stat(): string {
+    return readFileSync(path.join(this.dir, 'cpu.stat'), 'utf8').trim().split('\n').join(', ');
   }
 
   /** Moves the members back to the root group and removes the group. */
