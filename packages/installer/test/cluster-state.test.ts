@@ -8,7 +8,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { hostname, tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
-import { clusterHosts, formatClusterfile, parseClusterfile, withStatus } from "../src/cluster-state/clusterfile.ts";
+import { clusterHosts, formatClusterfile, parseClusterfile, withoutHostConditions, withStatus } from "../src/cluster-state/clusterfile.ts";
 import { acquireClusterLock, ClusterLockedError } from "../src/cluster-state/lock.ts";
 import { readClusterfile, stateDir, writeClusterfile } from "../src/cluster-state/state-dir.ts";
 import { InputError } from "../src/errors.ts";
@@ -99,6 +99,19 @@ describe("the Clusterfile", () => {
     const second = withStatus(first, "ClusterFailed", [{ type: "KubeadmInit/192.168.0.2", status: "False", reason: "Failed", message: "exit 1" }]);
     assert.equal(second.status?.phase, "ClusterFailed");
     assert.deepEqual(second.status?.conditions?.map((condition) => `${condition.type}=${condition.status}`), ["ApplyClusterSuccess=True", "KubeadmInit/192.168.0.2=False"]);
+  });
+
+  it("status: a deleted host's conditions go with it, every other condition stays", () => {
+    const { cluster } = parseClusterfile(SEALOS_CLUSTERFILE);
+    const withSteps = withStatus(cluster, "ClusterInProcess", [
+      { type: "JoinWorker/192.168.0.5", status: "True", reason: "Done" },
+      { type: "DeleteWorker/192.168.0.5", status: "True", reason: "Done" },
+      { type: "JoinWorker/192.168.0.50", status: "True", reason: "Done" },
+      { type: "JoinWorker/fd00::5", status: "True", reason: "Done" },
+    ]);
+    const after = withoutHostConditions(withSteps, ["192.168.0.5", "fd00::5"]);
+    assert.deepEqual(after.status?.conditions?.map((condition) => condition.type), ["ApplyClusterSuccess", "JoinWorker/192.168.0.50"]);
+    assert.equal(after.status?.phase, "ClusterInProcess");
   });
 
   it("lives in ~/.seal/<cluster>/Clusterfile, 0600, written atomically", () => {

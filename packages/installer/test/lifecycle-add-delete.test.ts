@@ -130,6 +130,7 @@ describe("seal add / delete / apply -f over SSH", { timeout: 1_200_000 }, () => 
     assert.deepEqual(await etcdMembers(hosts.at(0)), HOSTNAMES.slice(0, 3));
     assert.deepEqual(await nodes(hosts.at(0)), HOSTNAMES.slice(0, 3));
     assert.deepEqual(mastersStored(), ips.slice(0, 3));
+    assert.deepEqual(stored().cluster.status?.conditions?.filter((condition) => condition.type.endsWith(`/${ip(3)}`)) ?? [], [], "the deleted host's conditions stay in the Clusterfile");
     for (const path of ["/etc/modules-load.d/seal.conf", "/etc/sysctl.d/99-seal.conf", "/etc/seal/Clusterfile", "/var/lib/seal/default", "/etc/kubernetes/admin.conf"]) {
       assert.equal(existsSync(hosts.at(3).path(path)), false, `${path} left behind`);
     }

@@ -296,6 +296,20 @@ export function withStatus(cluster: Cluster, phase: ClusterPhase, conditions: re
   return { ...cluster, status: { ...cluster.status, phase, conditions: [...merged.values()] } };
 }
 
+/**
+ * Drops the per-host conditions (`Step/<address>`) of hosts that left the cluster: a host added
+ * again later must not show the steps of its previous life.
+ */
+export function withoutHostConditions(cluster: Cluster, addresses: readonly string[]): Cluster {
+  if (cluster.status?.conditions === undefined) return cluster;
+  const gone = new Set(addresses);
+  const conditions = cluster.status.conditions.filter((condition) => {
+    const slash = condition.type.indexOf("/");
+    return slash < 0 || !gone.has(condition.type.slice(slash + 1));
+  });
+  return { ...cluster, status: { ...cluster.status, conditions } };
+}
+
 function dropUndefined<T extends object>(value: T): T {
   return Object.fromEntries(Object.entries(value).filter(([, item]) => item !== undefined)) as T;
 }

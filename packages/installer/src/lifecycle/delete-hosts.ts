@@ -15,6 +15,7 @@ import { InputError } from "../errors.ts";
 import { parseHostKeyPin } from "../ssh/host-key-store.ts";
 import type { RemoteHost } from "../ssh/remote-host.ts";
 import { acquireClusterLock } from "../cluster-state/lock.ts";
+import { withoutHostConditions } from "../cluster-state/clusterfile.ts";
 import { MASTER_CLUSTERFILE_PATH, readClusterfile, stateDir } from "../cluster-state/state-dir.ts";
 import { removeEtcdMembersOf } from "./etcd-members.ts";
 import { refreshFinishedHost } from "./host-steps.ts";
@@ -121,7 +122,8 @@ export async function deleteHosts(request: MembershipRequest, context: RunContex
 
     const merged = await renderMembers(state.renderDir, state.pkiDir, spec, new Set(after.masters));
     const next = await replaceRender(state.renderDir, merged);
-    steps.replace(withMembers(steps.file, after, members.port, hostnamesFor(stored.config.hostnames ?? [], [], after)), "ClusterInProcess");
+    const remaining = withMembers(steps.file, after, members.port, hostnamesFor(stored.config.hostnames ?? [], [], after));
+    steps.replace({ ...remaining, cluster: withoutHostConditions(remaining.cluster, [...remove.masters, ...remove.nodes]) }, "ClusterInProcess");
     if (remove.masters.length > 0 && after.nodes.length > 0) {
       await steps.step("UpdateLvscare", after.nodes, async (address, progress) => {
         await refreshFinishedHost(pool.host(address), planHostOf(next, address), { cluster: request.cluster, rendered: next, step: progress });
