@@ -7,7 +7,8 @@
  * are not ours: nft in the worker's namespace, the fake kubeadm's call log and the stand-in API
  * server's log, conntrack, ctr, the static pod file; then a rerun changing nothing, `seal delete
  * --nodes` and `seal add --nodes` of the worker (Debian's kubectl against the stand-in API server
- * for its Node), and `seal reset`. Last, on the same (reset) master: `--bundle` with sealos's offline layout on a host
+ * for its Node), `seal add --masters` and `seal delete --masters` of a second master (the worker's
+ * static pod follows each), and `seal reset`. Last, on the same (reset) master: `--bundle` with sealos's offline layout on a host
  * whose kubeadm and kubelet only the bundle brings.
  */
 import assert from "node:assert/strict";
@@ -28,7 +29,7 @@ const HERE = dirname(fileURLToPath(import.meta.url));
 const SEAL = resolve(HERE, "../bin/seal.js");
 const LVSCARE_ENTRY = resolve(HERE, "../../lvscare/bin/lvscare");
 const PASSWORD = "seal-test-root";
-const HOSTNAMES = ["master-1", "worker-1"];
+const HOSTNAMES = ["master-1", "worker-1", "master-2"];
 const VIP = "10.103.97.2";
 const MANIFEST = LVSCARE_MANIFEST_PATH;
 
@@ -55,6 +56,8 @@ describe("seal run with a worker (--kube-proxy-mode nftables), seal reset, --bun
   let imageArchive: string;
   let master: TestHost;
   let worker: TestHost;
+  /** Joins as a second master and leaves again, so the worker's static pod must follow. */
+  let master2: TestHost;
   const seal = async (args: readonly string[]): Promise<RunResult> => {
     const [file, ...rest] = hosts.clientCommand([process.execPath, SEAL, ...args]);
     return run(file as string, rest, { env: { PATH: process.env["PATH"] ?? "/usr/bin:/bin", HOME: home, SEAL_SSH_PASSWORD: PASSWORD } });
@@ -87,8 +90,8 @@ describe("seal run with a worker (--kube-proxy-mode nftables), seal reset, --bun
     writeFileSync(lvscareBin, `#!/bin/sh\nexec '${process.execPath}' '${LVSCARE_ENTRY}' "$@"\n`);
     chmodSync(lvscareBin, 0o755);
     imageArchive = await writeImageArchive(work, DEFAULT_LVSCARE_IMAGE);
-    hosts = await createTestHosts({ count: 2, hostnames: HOSTNAMES, rootPassword: PASSWORD });
-    [master, worker] = hosts.hosts as [TestHost, TestHost];
+    hosts = await createTestHosts({ count: 3, hostnames: HOSTNAMES, rootPassword: PASSWORD });
+    [master, worker, master2] = hosts.hosts as [TestHost, TestHost, TestHost];
     for (const host of hosts.hosts) installFakes({ node: process.execPath, targetDir: host.path("/usr/local/bin"), settings: { discoveryTimeout: "20s" } });
   });
 
@@ -168,6 +171,34 @@ describe("seal run with a worker (--kube-proxy-mode nftables), seal reset, --bun
     assert.equal(statSync(worker.path("/usr/local/bin/lvscare")).mode & 0o777, 0o755);
     assert.deepEqual(await nodeNames(), ["master-1", "worker-1"]);
     assert.deepEqual(hostsOf(clusterfile()), [{ ips: [`${master.address}:22`], roles: ["master"] }, { ips: [`${worker.address}:22`], roles: ["node"] }]);
+  });
+
+  it("seal add --masters: the second master joins and the worker's lvscare static pod balances over both", async () => {
+    const manifestBefore = readFileSync(worker.path(MANIFEST), "utf8");
+    assert.doesNotMatch(manifestBefore, new RegExp(`${master2.address.replaceAll(".", "\\.")}:6443`));
+    const result = await seal(["add", "--masters", master2.address, "--hostnames", `${master2.address}=master-2`, "--yes"]);
+    assert.equal(result.code, 0, describeRun(result));
+    const joins = calls(master2, "kubeadm").filter((call) => call.argv[0] === "join");
+    assert.equal(joins.length, 1);
+    assert.equal(joins[0]?.exitCode, 0);
+    const manifest = readFileSync(worker.path(MANIFEST), "utf8");
+    for (const m of [master, master2]) assert.match(manifest, new RegExp(`${m.address.replaceAll(".", "\\.")}:6443`), `the worker's manifest lacks ${m.address}`);
+    assert.match(manifest, /--dataplane[\s\S]{0,12}nftables/);
+    assert.deepEqual(await nodeNames(), ["master-1", "master-2", "worker-1"]);
+    assert.deepEqual(hostsOf(clusterfile()), [{ ips: [`${master.address}:22`, `${master2.address}:22`], roles: ["master"] }, { ips: [`${worker.address}:22`], roles: ["node"] }]);
+  });
+
+  it("seal delete --masters: the worker's static pod back to the one master, the node and its conditions gone", async () => {
+    const result = await seal(["delete", "--masters", master2.address, "--yes"]);
+    assert.equal(result.code, 0, describeRun(result));
+    const manifest = readFileSync(worker.path(MANIFEST), "utf8");
+    assert.match(manifest, new RegExp(`${master.address.replaceAll(".", "\\.")}:6443`));
+    assert.doesNotMatch(manifest, new RegExp(`${master2.address.replaceAll(".", "\\.")}:6443`), "the deleted master is still in the worker's manifest");
+    assert.deepEqual(await nodeNames(), ["master-1", "worker-1"]);
+    const stored = parseClusterfile(readFileSync(clusterfile(), "utf8")).cluster;
+    assert.deepEqual(stored.spec.hosts.map((group) => ({ ips: group.ips, roles: group.roles })), [{ ips: [`${master.address}:22`], roles: ["master"] }, { ips: [`${worker.address}:22`], roles: ["node"] }]);
+    assert.deepEqual((stored.status?.conditions ?? []).filter((condition) => condition.type.endsWith(`/${master2.address}`)), []);
+    assert.ok((stored.status?.conditions ?? []).some((condition) => condition.type === `UpdateLvscare/${worker.address}` && condition.status === "True"), "no UpdateLvscare step recorded for the worker");
   });
 
   it("seal reset runs lvscare care -C and removes the executable, the manifest, the image and our hosts entries", async () => {

@@ -3,9 +3,9 @@
  * connection (members only, never the last master); a master that stays must answer before
  * anything changes. Per deleted host, workers in parallel then masters one at a time: drain and
  * delete its Node through kubectl on the staying master (logged and skipped when the API does not
- * answer), `kubeadm reset -f` and seal's node preparation undone on it (reset's own per-host undo;
- * an unreachable host is said and skipped), the etcd member of a deleted master removed from the
- * staying master. Then the render and the Clusterfile without the hosts (the first staying master
+ * answer), the etcd member of a deleted master removed through the staying master (before the
+ * reset stops it: a two-member etcd would lose its quorum), `kubeadm reset -f` and seal's node
+ * preparation undone on it (reset's own per-host undo; an unreachable host is said and skipped). Then the render and the Clusterfile without the hosts (the first staying master
  * is master0), every finished worker's lvscare static pod listing the masters that are left, and
  * the Clusterfile copy on every master. Running it again after a failure finishes the job.
  */
@@ -71,8 +71,8 @@ export async function deleteHosts(request: MembershipRequest, context: RunContex
       for (const address of list) {
         context.print(`${address} ${role}:`);
         context.print(`  on ${via}: kubectl drain and delete node`);
-        for (const line of describeReset(role, request.cluster, image)) context.print(`  ${line}`);
         if (role === "master") context.print(`  on ${via}: remove its etcd member (etcd v3 gateway, 127.0.0.1:2379)`);
+        for (const line of describeReset(role, request.cluster, image)) context.print(`  ${line}`);
       }
     }
     if (remove.masters.includes(members.masters[0] as string)) context.print(`master0 becomes ${via}`);
@@ -96,14 +96,16 @@ export async function deleteHosts(request: MembershipRequest, context: RunContex
     const undo = async (address: string, role: "master" | "worker", progress: (text: string) => void) => {
       progress("drain and delete the node");
       await removeNode(pool.host(via), hostnameOf(address), warn);
-      const results = await pool.forEach([address], (host, hostProgress) => resetHost(host, role, request.cluster, rendered.plan, image, (text) => hostProgress.step(text)), { title: `reset ${address}` });
-      const failed = results.find((result) => !result.ok);
-      if (failed !== undefined && !failed.ok) warn(`${address}: not reset (${failed.error.message.split("\n")[0]}); it leaves the cluster anyway; once it answers, run kubeadm reset -f and rm -rf /var/lib/seal/${request.cluster} on it`);
+      // The etcd member goes first, while it still runs: stopped by the reset first, a member of a
+      // two-member cluster takes the quorum with it and no removal can commit any more.
       if (role === "master") {
         progress("etcd member");
         const removed = await removeEtcdMembersOf(pool.host(via), hostnameOf(address), address);
         if (removed.length > 0) context.logger.log("info", `removed etcd member ${removed.join(", ")} through ${via}`);
       }
+      const results = await pool.forEach([address], (host, hostProgress) => resetHost(host, role, request.cluster, rendered.plan, image, (text) => hostProgress.step(text)), { title: `reset ${address}` });
+      const failed = results.find((result) => !result.ok);
+      if (failed !== undefined && !failed.ok) warn(`${address}: not reset (${failed.error.message.split("\n")[0]}); it leaves the cluster anyway; once it answers, run kubeadm reset -f and rm -rf /var/lib/seal/${request.cluster} on it`);
     };
     // Workers first, then masters one at a time: etcd loses one member at a time.
     for (const [role, list] of [["worker", remove.nodes], ["master", remove.masters]] as const) {
