@@ -9,7 +9,7 @@
  * --nodes` and `seal add --nodes` of the worker (Debian's kubectl against the stand-in API server
  * for its Node), `seal add --masters` and `seal delete --masters` of a second master (the worker's
  * static pod follows each), and `seal reset`. Last, on the same (reset) master: `--bundle` with sealos's offline layout on a host
- * whose kubeadm and kubelet only the bundle brings.
+ * whose kubeadm and kubelet only the bundle brings, then `seal add --nodes --bundle` of the (reset) worker likewise.
  */
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
@@ -211,7 +211,7 @@ describe("seal run with a worker (--kube-proxy-mode nftables), seal reset, --bun
     const images = await worker.exec(["ctr", "-n", "k8s.io", "images", "ls", "-q"]);
     assert.equal(images.stdout, "");
   });
-  it("--bundle (sealos's offline layout) on a host without kubeadm: uploaded once, unpacked, init.sh run, then installed; a corrupt or missing one refused first", async () => {
+  it("--bundle (sealos's offline layout) on a host without kubeadm: uploaded once, unpacked, init.sh run, then installed; a corrupt or missing one refused first; seal add --bundle likewise", async () => {
     // The host starts without kubeadm and kubelet; the bundle brings the fakes' wrappers as kube/bin.
     const tree = join(work, "bundle");
     for (const dir of ["kube/bin", "kube/conf", "kube/images", "kube/shell"]) mkdirSync(join(tree, dir), { recursive: true });
@@ -228,7 +228,7 @@ describe("seal run with a worker (--kube-proxy-mode nftables), seal reset, --bun
     assert.equal(tar.code, 0, describeRun(tar));
     const corrupt = join(work, "corrupt.tar.gz");
     writeFileSync(corrupt, readFileSync(bundle).subarray(0, 200));
-    const bundleArgs = (file: string) => ["run", "--cluster", "bundled", "--masters", master.address, "--hostnames", `${master.address}=master-1`, "--kubernetes-version", "v1.31.2", "--bundle", file, "--yes"];
+    const bundleArgs = (file: string) => ["run", "--cluster", "bundled", "--masters", master.address, "--hostnames", `${master.address}=master-1`, "--kubernetes-version", "v1.31.2", "--kube-proxy-mode", "nftables", "--bundle", file, "--yes"];
     const logBefore = await master.sshdLog();
     for (const file of [corrupt, join(work, "missing.tar.gz")]) {
       const refused = await seal(bundleArgs(file));
@@ -252,5 +252,19 @@ describe("seal run with a worker (--kube-proxy-mode nftables), seal reset, --bun
     assert.match(again.stderr, /bundle installed before/);
     assert.equal(statSync(uploaded).ino, inode, "the bundle was uploaded again");
     assert.equal(readFileSync(master.path("/root/bundle-init-ran"), "utf8").split("\n").length, 2, "init.sh ran twice");
+
+    // seal add --bundle: the (reset) worker without kubeadm and kubelet gets them from the bundle, then joins.
+    for (const tool of ["kubeadm", "kubelet"]) rmSync(worker.path(`/usr/local/bin/${tool}`));
+    const joinsBefore = calls(worker, "kubeadm").filter((call) => call.argv[0] === "join").length;
+    const added = await seal([
+      "add", "--cluster", "bundled", "--nodes", worker.address, "--hostnames", `${worker.address}=worker-1`, "--bundle", bundle,
+      "--lvscare-bin", lvscareBin, "--lvscare-image-archive", imageArchive, "--yes",
+    ]);
+    assert.equal(added.code, 0, describeRun(added));
+    assert.equal(readFileSync(worker.path("/root/bundle-init-ran"), "utf8"), "/var/lib/seal/bundled/bundle/kube/shell\n");
+    assert.equal(sha(worker.path("/var/lib/seal/bundled/bundle.tar.gz")), sha(bundle));
+    const joins = calls(worker, "kubeadm").filter((call) => call.argv[0] === "join");
+    assert.equal(joins.length, joinsBefore + 1);
+    assert.equal(joins.at(-1)?.exitCode, 0);
   });
 });

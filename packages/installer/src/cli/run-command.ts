@@ -44,6 +44,7 @@ interface MembershipFlags extends MutatingFlags {
   hostnames?: string[];
   lvscareBin?: string;
   lvscareImageArchive?: string;
+  bundle?: string;
 }
 
 function addArtifactFlags(command: Command): Command {
@@ -109,9 +110,11 @@ export function addLifecycleCommands(program: Command, out: Output): void {
     addMutatingFlags(program.command("add").description("join new masters (one at a time) and workers to the cluster; workers' lvscare follows the masters; run again to resume"))
       .option("--masters <ips>", "masters to add, comma separated", collectList)
       .option("--nodes <ips>", "workers to add, comma separated", collectList)
-      .option("--hostnames <pairs>", "node names of the new hosts as IP=NAME, comma separated (default ip-A-B-C-D)", collectList),
+      .option("--hostnames <pairs>", "node names of the new hosts as IP=NAME, comma separated (default ip-A-B-C-D)", collectList)
+      .option("--bundle <file>", "sealos offline package (kube/bin, kube/conf, kube/images, kube/shell/init.sh) installed on the new hosts"),
   ).action(async (flags: MembershipFlags) => {
-    await addHosts({ ...membershipRequest(flags), hostnames: flags.hostnames ?? [], artifacts: artifactsFrom(flags) }, contextFor(flags, out));
+    const bundle = flags.bundle === undefined ? undefined : checkBundle(flags.bundle);
+    await addHosts({ ...membershipRequest(flags), hostnames: flags.hostnames ?? [], artifacts: artifactsFrom(flags), ...(bundle === undefined ? {} : { bundle }) }, contextFor(flags, out));
   });
 
   addMutatingFlags(program.command("delete").description("remove masters or workers: drain, kubeadm reset, etcd member removed, seal's node preparation undone; workers' lvscare follows the masters"))

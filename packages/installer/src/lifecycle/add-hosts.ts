@@ -3,8 +3,8 @@
  * connection, preflight on them and master0 in one table (nothing changes unless all pass), the
  * cluster rendered for its new members from the stored CAs and bootstrap token (installed
  * masters keep their files), the token made valid again on master0 (it expires 24 h after init),
- * then exactly `seal run`'s host steps: node preparation, masters one at a time, workers in
- * parallel; last, when masters were added, every finished worker's lvscare static pod lists them,
+ * then exactly `seal run`'s host steps: node preparation, the `--bundle` if given, masters one at
+ * a time, workers in parallel; last, when masters were added, every finished worker's lvscare static pod lists them,
  * and the Clusterfile copy on every master. Resumed by running the same command again.
  */
 import { parseYamlDocuments } from "@lvscare/contracts/yaml";
@@ -16,6 +16,7 @@ import { parseHostKeyPin } from "../ssh/host-key-store.ts";
 import { acquireClusterLock } from "../cluster-state/lock.ts";
 import { MASTER_CLUSTERFILE_PATH, readClusterfile, stateDir } from "../cluster-state/state-dir.ts";
 import { resolveWorkerArtifacts, type ArtifactOptions } from "./artifacts.ts";
+import { installBundle, type Bundle } from "./bundle.ts";
 import { applyHost, describeHostSteps, refreshFinishedHost, type WorkerArtifacts } from "./host-steps.ts";
 import { canonicalHosts, clusterInputOf, hostnamesFor, membersAfterAdd, membersOf, withMembers } from "./membership.ts";
 import { prepareNode } from "./node-prep.ts";
@@ -31,6 +32,8 @@ export interface AddRequest extends MembershipRequest {
   /** `IP=NAME` for the new hosts. */
   readonly hostnames: readonly string[];
   readonly artifacts: ArtifactOptions;
+  /** sealos's offline package, installed on the new hosts (as `seal run --bundle` does on all). */
+  readonly bundle?: Bundle;
 }
 
 const ALWAYS_IN_CERTIFICATES = new Set(["127.0.0.1", "localhost"]);
@@ -69,6 +72,7 @@ export async function addHosts(request: AddRequest, context: RunContext): Promis
     context.print(`dry run: seal add would do, in this order; nothing was contacted or changed:`);
     context.print(`preflight on ${[...add.masters, ...add.nodes].join(", ")} and master0 ${master0}`);
     context.print(`on ${master0}: kubeadm token create (the cluster's bootstrap token, valid again for 24 h)`);
+    if (request.bundle !== undefined) context.print(`${[...add.masters, ...add.nodes].join(", ")}: upload ${request.bundle.path} (sha256 checked), unpack, run kube/shell/init.sh`);
     for (const address of [...add.masters, ...add.nodes]) {
       const host = merged.plan.hosts.find((candidate) => candidate.address === address);
       if (host === undefined) continue;
@@ -83,7 +87,7 @@ export async function addHosts(request: AddRequest, context: RunContext): Promis
   try {
     await using pool = await openClusterPool(state, members.port, request, context);
     const roles = [{ address: master0, role: "master" as const }, ...add.masters.map((address) => ({ address, role: "master" as const })), ...add.nodes.map((address) => ({ address, role: "worker" as const }))];
-    const preflight = await runPreflight(pool, roles, { cluster: request.cluster, haveBundle: false, workerDataplane: lvscareDataplane(spec) });
+    const preflight = await runPreflight(pool, roles, { cluster: request.cluster, haveBundle: request.bundle !== undefined, workerDataplane: lvscareDataplane(spec) });
     context.print(formatPreflightTable(preflight.rows));
     if (!preflight.ok) {
       const failed = preflight.rows.filter((row) => row.problems.length > 0).length;
@@ -115,6 +119,10 @@ export async function addHosts(request: AddRequest, context: RunContext): Promis
     await steps.step("PrepareNode", [...add.masters, ...add.nodes], async (address, progress) => {
       await prepareNode(pool.host(address), progress);
     });
+    if (request.bundle !== undefined) {
+      const bundle = request.bundle;
+      await steps.step("Bundle", [...add.masters, ...add.nodes], async (address, progress) => installBundle(pool.host(address), bundle, request.cluster, progress));
+    }
     const install = (address: string, progress: (text: string) => void) =>
       applyHost(pool.host(address), planHostOf(rendered, address), { cluster: request.cluster, rendered, step: progress, ...(workerArtifacts.has(address) ? { worker: workerArtifacts.get(address) } : {}) });
     for (const master of add.masters) await steps.step("JoinMaster", [master], install);
