@@ -135,6 +135,10 @@ describe("seal run / reset over SSH on three masters", { timeout: 900_000 }, () 
     assert.equal(killed.config.kubernetesVersion, "v1.31.2", "the version master0's kubeadm reports");
     // Let a join cut off mid-way finish or die on the host before resuming.
     await sleep(2000);
+    // As if resumed a day later: the bootstrap token kubeadm init made (24 h TTL) has expired.
+    const expire = await hosts.at(0).exec(["sh", "-c", 'kubeadm token create "$(kubeadm token list | awk \'NR==2{print $1}\')" --ttl 1s >/dev/null && sleep 2 && kubeadm token list']);
+    assert.equal(expire.code, 0, describeRun(expire));
+    assert.match(expire.stdout, /\s0h\s/, `the token did not expire:\n${expire.stdout}`);
 
     const resumed = await seal(runArgs());
     assert.equal(resumed.code, 0, describeRun(resumed));
@@ -147,6 +151,7 @@ describe("seal run / reset over SSH on three masters", { timeout: 900_000 }, () 
     const conditions = new Map((state.cluster.status?.conditions ?? []).map((condition) => [condition.type, condition.status]));
     for (const master of masters) assert.equal(conditions.get(`PrepareNode/${master}`), "True");
     assert.equal(conditions.get(`JoinMaster/${masters[2]}`), "True");
+    assert.equal(conditions.get(`BootstrapToken/${masters[0]}`), "True", "the expired token was not made valid again before the joins");
     assert.equal(statSync(clusterfile()).mode & 0o777, 0o600);
     for (const host of hosts.hosts) {
       const copy = readFileSync(host.path("/etc/seal/Clusterfile"), "utf8");

@@ -16,6 +16,7 @@ import { parseHostKeyPin } from "../ssh/host-key-store.ts";
 import { acquireClusterLock } from "../cluster-state/lock.ts";
 import { MASTER_CLUSTERFILE_PATH, readClusterfile, stateDir } from "../cluster-state/state-dir.ts";
 import { resolveWorkerArtifacts, type ArtifactOptions } from "./artifacts.ts";
+import { refreshBootstrapToken } from "./bootstrap-token.ts";
 import { installBundle, type Bundle } from "./bundle.ts";
 import { applyHost, describeHostSteps, refreshFinishedHost, type WorkerArtifacts } from "./host-steps.ts";
 import { canonicalHosts, clusterInputOf, hostnamesFor, membersAfterAdd, membersOf, withMembers } from "./membership.ts";
@@ -112,10 +113,7 @@ export async function addHosts(request: AddRequest, context: RunContext): Promis
 
     const token = storedBootstrapToken(rendered);
     pool.redactor.add(token);
-    await steps.step("BootstrapToken", [master0], async (address) => {
-      // Given on stdin, never on a command line; an existing token is updated (kubeadm's create-or-update).
-      await pool.host(address).run(["sh", "-c", 'kubeadm token create "$(cat)" --description "seal add" >/dev/null'], { stdin: token, timeoutMs: 120_000 });
-    });
+    await steps.step("BootstrapToken", [master0], (address) => refreshBootstrapToken(pool.host(address), token));
     await steps.step("PrepareNode", [...add.masters, ...add.nodes], async (address, progress) => {
       await prepareNode(pool.host(address), progress);
     });

@@ -28,7 +28,9 @@ import { applyHost, describeHostSteps, type WorkerArtifacts } from "./host-steps
 import { prepareNode } from "./node-prep.ts";
 import { formatPreflightTable, runPreflight } from "./preflight.ts";
 import { loadRenderedPlan, type RenderedPlan } from "./rendered-plan.ts";
-import { planHostOf } from "./render-extend.ts";
+import { planHostOf, storedBootstrapToken } from "./render-extend.ts";
+import { refreshBootstrapToken } from "./bootstrap-token.ts";
+import { isMarked } from "./remote-edits.ts";
 import { installBundle, type Bundle } from "./bundle.ts";
 import { resolveWorkerArtifacts, type ArtifactOptions } from "./artifacts.ts";
 
@@ -180,7 +182,17 @@ export async function runCluster(request: RunRequest, context: RunContext): Prom
     }
     const install = (address: string, progress: (text: string) => void) =>
       applyHost(pool.host(address), planOf(address), { cluster: spec.name, rendered, step: progress, ...(workerArtifacts.has(address) ? { worker: workerArtifacts.get(address) } : {}) });
+    // A resumed run whose master0 was installed earlier may come a day later: the token it joins with has a 24 h TTL.
+    const master0Before = master0 !== undefined && reuse && (await isMarked(pool.host(master0), spec.name, "kubeadm"));
     if (master0 !== undefined) await step("InstallMaster0", [master0], install);
+    if (master0 !== undefined && master0Before) {
+      const pendingJoins = await pool.forEach([...otherMasters, ...workers], async (host) => !(await isMarked(host, spec.name, "kubeadm")), { title: "joins left" });
+      if (pendingJoins.some((result) => !result.ok || result.value)) {
+        const token = storedBootstrapToken(rendered);
+        pool.redactor.add(token);
+        await step("BootstrapToken", [master0], (address) => refreshBootstrapToken(pool.host(address), token));
+      }
+    }
     for (const master of otherMasters) await step("JoinMaster", [master], install);
     if (workers.length > 0) await step("JoinWorker", workers, install);
 
