@@ -177,6 +177,13 @@ describe("seal add / delete / apply -f over SSH", { timeout: 1_200_000 }, () => 
     const vip = await seal(["apply", "-f", path.replace("wanted", "vip"), "--yes"]);
     assert.equal(vip.code, 2, describeRun(vip));
     assert.match(vip.stderr, /changes vip of cluster "default"; seal apply adds and deletes hosts only/);
+    // A SealConfig that leaves a stored setting out does not keep it silently.
+    assert.match(wanted, /^\s+vip: \S+\n/m);
+    writeFileSync(path.replace("wanted", "novip"), wanted.replace(/^\s+vip: \S+\n/m, ""));
+    const removed = await seal(["apply", "-f", path.replace("wanted", "novip"), "--yes"]);
+    assert.equal(removed.code, 2, describeRun(removed));
+    assert.match(removed.stderr, /changes vip \(removed\) of cluster "default"/);
+    assert.equal(readFileSync(clusterfile(), "utf8"), before);
 
     // As sealos users write it: the password in the file's spec.ssh, none in the environment.
     const withPassword = join(home, "Clusterfile.sealos");

@@ -3,11 +3,13 @@
  * sealos v4 one) is compared with the stored cluster of the same name: no stored cluster is a
  * `seal run` of the file's hosts and settings; otherwise hosts only in the file are added
  * (first, so a replaced master never lowers the etcd quorum) and hosts only in the store are
- * deleted. A setting the file names with another value than the store is refused, naming it.
+ * deleted. A setting the file names with another value than the store is refused, naming it, as
+ * is a stored setting left out of a file that has a SealConfig.
  */
 import { readFileSync } from "node:fs";
 import { InputError } from "../errors.ts";
-import { parseClusterfile, type Clusterfile } from "../cluster-state/clusterfile.ts";
+import { parseYamlDocuments } from "@lvscare/contracts/yaml";
+import { parseClusterfile, SEAL_CONFIG_KIND, type Clusterfile } from "../cluster-state/clusterfile.ts";
 import { readClusterfile, stateDir } from "../cluster-state/state-dir.ts";
 import type { ArtifactOptions } from "./artifacts.ts";
 import { addHosts } from "./add-hosts.ts";
@@ -35,14 +37,24 @@ export function membershipDiff(stored: Members, wanted: Members): MembershipDiff
   return { add: { masters: missing(wanted.masters, stored.masters), nodes: missing(wanted.nodes, stored.nodes) }, remove: { masters: missing(stored.masters, wanted.masters), nodes: missing(stored.nodes, wanted.nodes) } };
 }
 
-function settingsChanged(stored: Clusterfile, wanted: Clusterfile): string[] {
+/**
+ * The settings the file changes. A sealos Clusterfile has no SealConfig and keeps the stored
+ * settings; a file with a SealConfig states them all, so a stored setting it leaves out is a
+ * change too ("removed"): silently keeping it would make the file lie about the cluster.
+ */
+function settingsChanged(stored: Clusterfile, wanted: Clusterfile, declaresConfig: boolean): string[] {
   const { hostnames: _a, kubernetesVersion: storedVersion, ...storedRest } = stored.config;
   const { hostnames: _b, kubernetesVersion: wantedVersion, ...wantedRest } = wanted.config;
-  // Only what the file names: a sealos Clusterfile has no SealConfig and keeps the stored settings.
-  const keys = Object.keys(wantedRest) as (keyof typeof storedRest)[];
-  const changed: string[] = keys.filter((key) => JSON.stringify(storedRest[key]) !== JSON.stringify(wantedRest[key]));
+  const keys = [...new Set([...Object.keys(wantedRest), ...(declaresConfig ? Object.keys(storedRest) : [])])] as (keyof typeof storedRest)[];
+  const changed: string[] = keys
+    .filter((key) => JSON.stringify(storedRest[key]) !== JSON.stringify(wantedRest[key]))
+    .map((key) => (wantedRest[key] === undefined ? `${key} (removed)` : key));
   if (wantedVersion !== undefined && wantedVersion !== storedVersion) changed.push("kubernetesVersion");
   return changed.sort();
+}
+
+function declaresSealConfig(text: string): boolean {
+  return parseYamlDocuments(text).values.some((value) => typeof value === "object" && value !== null && (value as { kind?: unknown }).kind === SEAL_CONFIG_KIND);
 }
 
 export async function applyClusterfile(request: ApplyRequest, context: RunContext): Promise<void> {
@@ -62,7 +74,7 @@ export async function applyClusterfile(request: ApplyRequest, context: RunContex
     await runCluster({ ...common, cluster: { ...wanted.config, masters: wantedMembers.masters, nodes: wantedMembers.nodes, cluster }, artifacts: request.artifacts }, context);
     return;
   }
-  const changed = settingsChanged(stored, wanted);
+  const changed = settingsChanged(stored, wanted, declaresSealConfig(text));
   if (changed.length > 0) throw new InputError(`${request.file} changes ${changed.join(", ")} of cluster "${cluster}"; seal apply adds and deletes hosts only; nothing was changed`);
   const diff = membershipDiff(membersOf(stored, request.port), wantedMembers);
   if (diff.remove.masters.length > 0 && diff.remove.masters.length >= membersOf(stored, request.port).masters.length && diff.add.masters.length === 0) {
