@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { isDataplaneError } from '@lvscare/lvscare';
-import { applyOps, ExecNftRunner, InteractiveNftRunner, ipvsLinkModeTableScript, type NftOp, NftOpRefused, NftProcessLostError, type NftRunner } from '@lvscare/lvscare/nftables';
+import { applyOps, ExecNftRunner, InteractiveNftRunner, openGenerationCheck, ipvsLinkModeTableScript, type NftOp, NftOpRefused, NftProcessLostError, type NftRunner } from '@lvscare/lvscare/nftables';
 import { buildNftCluster, desired, type NftCluster, VIP4, virtualServer } from './lib.ts';
 
 /** Our table as nft lists it, handles included: a rewrite changes them. */
@@ -144,9 +144,61 @@ describe('nftables dataplane: self-healing, atomicity, restarts', () => {
   });
 
   it('nft -i is replaced after recycleAfter commands and keeps working', async () => {
-    const backend = await c.openBackend({ recycleAfter: 3 });
+    // Without the change check: every read is an nft command here.
+    const backend = await c.openBackend({ recycleAfter: 3, changeCheck: 'none' });
     for (let i = 0; i < 4; i += 1) assert.equal((await backend.read(4)).status, 'intact');
     assert.equal((backend.runner as InteractiveNftRunner).processesStarted, 2);
+  });
+
+  it('reads list the table only after a commit: unchanged generation, no nft command; ours, someone else\'s or a flush, a new listing', async () => {
+    const backend = await c.openBackend();
+    await backend.apply(both());
+    const stats = { ...backend.readStats };
+    for (let i = 0; i < 5; i += 1) assert.equal((await backend.read(4)).status, 'intact');
+    assert.deepEqual(backend.readStats, { unchanged: stats.unchanged + 5, listed: stats.listed }, 'no listing while nothing was committed');
+    // Someone else's table: the ruleset changed, ours did not; one listing finds it intact.
+    await c.nft(['add', 'table', 'ip', 'unrelated']);
+    assert.equal((await backend.read(4)).status, 'intact');
+    assert.equal(backend.readStats.listed, stats.listed + 1);
+    assert.equal((await backend.read(4)).status, 'intact');
+    assert.equal(backend.readStats.listed, stats.listed + 1);
+    // A flush, then a hand edit after our restore: each seen on the next read.
+    await c.nft(['flush', 'ruleset']);
+    assert.equal((await backend.read(4)).status, 'absent');
+    await backend.apply(both());
+    assert.equal((await backend.read(4)).status, 'intact');
+    await c.nft(['add', 'rule', 'ip', 'lvscare', 'nat-output', 'ip', 'daddr', '192.0.2.1', 'drop']);
+    assert.equal((await backend.read(4)).status, 'damaged');
+    // Another engine's apply (a second daemon, a restarted one) is a commit like any other.
+    const other = await c.openBackend();
+    await other.apply(desired([virtualServer(VIP4, 'rr', [[c.master(2), 1]])]));
+    assert.deepEqual((await backend.read(4)).state.virtualServers, [virtualServer(VIP4, 'rr', [[c.master(2), 1]])]);
+    await backend.apply(both());
+  });
+
+  it('a generation that cannot be read: a warning, and every read lists until it can be read again', async () => {
+    const warnings: string[] = [];
+    const missing = openGenerationCheck('lvscare-no-such-netns', (m) => warnings.push(m));
+    assert.equal(missing.generation(), undefined);
+    assert.match(warnings.join('\n'), /^nftables change check unavailable \(.*lvscare-no-such-netns.*\): every pass lists our tables through nft$/);
+    const real = openGenerationCheck(c.worker.netns.name, (m) => warnings.push(m));
+    let broken = true;
+    const flaky = { generation: () => (broken ? undefined : real.generation()), close: () => real.close() };
+    const backend = await c.openBackend({ changeCheck: flaky });
+    await backend.read(4);
+    await backend.read(4);
+    assert.deepEqual(backend.readStats, { unchanged: 0, listed: 2 });
+    broken = false;
+    await backend.read(4);
+    await backend.read(4);
+    assert.deepEqual(backend.readStats, { unchanged: 1, listed: 3 });
+  });
+
+  it('with changeCheck none, every read is a listing', async () => {
+    const backend = await c.openBackend({ changeCheck: 'none' });
+    await backend.read(4);
+    await backend.read(4);
+    assert.deepEqual(backend.readStats, { unchanged: 0, listed: 2 });
   });
 
   it('restart adoption: a new engine reads the table back, finds it intact and changes nothing', async () => {

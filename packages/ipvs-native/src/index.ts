@@ -25,4 +25,5 @@ export type {
   Stats,
 } from './types.ts';
 export { isFwmarkKey } from './types.ts';
+export { NftGenerationClient, type NftGenerationClientOptions } from './nftables-generation.ts';
 export { RouteClient, type AddressOptions, type Link, type LinkAddress, type Route, type RouteClientOptions, type RouteFilter, type RouteSpec } from './rtnetlink.ts';

@@ -199,6 +199,18 @@ export const RTPROT = Object.freeze({ BOOT: 3 });
 export const RTN = Object.freeze({ UNICAST: 1 });
 
 // ---------------------------------------------------------------------------------------------
+// nf_tables over nfnetlink (linux/netlink.h, linux/netfilter/nfnetlink.h, nf_tables.h)
+
+export const NETLINK_NETFILTER = 12;
+export const NFNETLINK_V0 = 0;
+/** The nfgenmsg header (family, version, res_id) before an nfnetlink message's attributes. */
+export const NFGENMSG_LEN = 4;
+/** An nfnetlink message type is (subsystem << 8) | message. */
+export const NFNL_SUBSYS_NFTABLES = 10;
+export const NFT_MSG = Object.freeze({ NEWGEN: 15, GETGEN: 16 });
+export const NFTA_GEN = Object.freeze({ ID: 1, PROC_PID: 2, PROC_NAME: 3 });
+
+// ---------------------------------------------------------------------------------------------
 // Names for messages, derived from the enumerations above
 
 /** value -> "PREFIX_KEY" over one enumeration; `unknown` names a value it does not have. */

@@ -372,6 +372,11 @@ export class Attrs {
     return readU32(this.buf, this.at(type, 4));
   }
 
+  /** 32-bit value in network byte order (nfnetlink's counters and ids). */
+  be32(type: number): number {
+    return this.buf.readUInt32BE(this.at(type, 4));
+  }
+
   /** Offset of the payload in `buf`, which must be at least `size` bytes long. */
   offsetOf(type: number, size: number): number {
     return this.at(type, size);

@@ -50,6 +50,7 @@ export async function careCommand(raw: RawCareOptions, io: CliIo, deps: CliDeps,
     kind: choice.kind,
     commandTimeoutMs: nftCommandTimeoutFor(config.intervalMs),
     onProcessLost: (message) => logger.warn(message),
+    onWarning: (message) => logger.warn(message),
   });
   const dataplane = metrics ? instrumentDataplane(opened, metrics) : opened;
   try {

@@ -19,6 +19,8 @@ export interface KernelDataplaneChoices {
   readonly commandTimeoutMs?: number;
   /** nftables: where a lost nft (wedged or dead) and what was done about it is reported, one line each. */
   readonly onProcessLost?: (message: string) => void;
+  /** nftables: where a degraded mode (no change check: every pass lists our tables) is reported, one line each. */
+  readonly onWarning?: (message: string) => void;
 }
 
 export async function createKernelDataplane(choices: KernelDataplaneChoices = {}): Promise<Dataplane> {
@@ -28,6 +30,7 @@ export async function createKernelDataplane(choices: KernelDataplaneChoices = {}
       ...(choices.netns === undefined ? {} : { netns: choices.netns }),
       ...(choices.commandTimeoutMs === undefined ? {} : { commandTimeoutMs: choices.commandTimeoutMs }),
       ...(choices.onProcessLost === undefined ? {} : { onProcessLost: choices.onProcessLost }),
+      ...(choices.onWarning === undefined ? {} : { onWarning: choices.onWarning }),
     });
   }
   const { IpvsDataplane } = await import("./ipvs.ts");

@@ -39,6 +39,8 @@ export interface NftablesDataplaneOptions {
   readonly commandTimeoutMs?: number;
   /** Told, in one line, when nft was lost (wedged or dead) and what was done about it. */
   readonly onProcessLost?: (message: string) => void;
+  /** Told, in one line, when something works less well than it should (no change check: every pass lists our tables). */
+  readonly onWarning?: (message: string) => void;
 }
 
 const FAMILIES: readonly IpFamily[] = [4, 6];
@@ -74,6 +76,7 @@ export class NftablesDataplane implements Dataplane {
       ...(options.runner === undefined ? {} : { runner: options.runner }),
       ...(options.commandTimeoutMs === undefined ? {} : { timeoutMs: options.commandTimeoutMs }),
       ...(options.onProcessLost === undefined ? {} : { onProcessLost: options.onProcessLost }),
+      ...(options.onWarning === undefined ? {} : { onWarning: options.onWarning }),
     });
     try {
       return new NftablesDataplane(backend, KernelHost.open(netns));

@@ -14,6 +14,12 @@
  * After each apply the table is listed once more and its canonical text kept: a later listing
  * equal to it is known to be ours even if this version of the parser did not understand the JSON
  * of the installed nft (other versions than Debian 12's 1.0.6 print some things differently).
+ *
+ * A read lists the table only when the ruleset may have changed since the last listing: the
+ * kernel's nf_tables generation (one netlink round trip in-process, change-check.ts) is taken
+ * before each listing, and a read that finds it unchanged answers from what that listing said.
+ * Listing through nft costs ~1.5 ms on a host but about a second in the failover benchmark's
+ * emulated VM, where it starved the daemon's probes every interval (BENCHMARKS.md).
  */
 import { type Endpoint, type IpFamily, sameEndpoint } from "../../address.ts";
 import { DataplaneError } from "../error.ts";
@@ -32,6 +38,7 @@ import {
 import { parseTable } from "./parse.ts";
 import { withRemovals } from "./removal.ts";
 import { joinTransaction, renderTableDeletion, renderTableReplacement } from "./render-script.ts";
+import { type NftChangeCheck, openGenerationCheck } from "./change-check.ts";
 import type { NftRunner } from "./runner.ts";
 import { ExecNftRunner } from "./runner-exec.ts";
 import { InteractiveNftRunner, type InteractiveNftRunnerOptions } from "./runner-interactive.ts";
@@ -55,11 +62,21 @@ export interface NftApplyResult {
 export interface NftablesBackendOptions extends InteractiveNftRunnerOptions {
   /** "interactive" (default): one long-lived nft -i; "exec": one nft per command; or a runner of your own. */
   readonly runner?: "interactive" | "exec" | NftRunner;
+  /**
+   * How a read knows the ruleset has not changed since its last listing: "generation" (the
+   * default with nft's own runners: the kernel's nf_tables generation), "none" (list every read,
+   * the default with a runner of your own, which may not be the kernel), or a check of your own.
+   */
+  readonly changeCheck?: "generation" | "none" | NftChangeCheck;
+  /** Told, in one line, when something works less well than it should (no change check: every read lists). */
+  readonly onWarning?: (message: string) => void;
 }
 
 interface Known extends NftFamilyRead {
   /** Canonical text of the listing right after our last apply. */
   readonly appliedFingerprint: string | undefined;
+  /** The change check's generation taken before the listing this is from; undefined: list again. */
+  readonly generation: number | undefined;
 }
 
 const FAMILIES: readonly IpFamily[] = [4, 6];
@@ -73,11 +90,15 @@ function fingerprintOf(listing: unknown): string | undefined {
 
 export class NftablesBackend {
   readonly runner: NftRunner;
+  private readonly changeCheck: NftChangeCheck | undefined;
   private readonly known = new Map<IpFamily, Known>();
   private readonly queue = new SerialQueue();
+  /** Reads answered from the last listing, and reads that listed (tests, benchmarks). */
+  readonly readStats = { unchanged: 0, listed: 0 };
 
-  private constructor(runner: NftRunner) {
+  private constructor(runner: NftRunner, changeCheck: NftChangeCheck | undefined) {
     this.runner = runner;
+    this.changeCheck = changeCheck;
   }
 
   /** Starts the runner and checks that nft works here (nf_tables in the kernel, permission). Changes nothing. */
@@ -92,7 +113,10 @@ export class NftablesBackend {
       const cause = err instanceof DataplaneError ? err : undefined;
       throw new DataplaneError("open nftables", cause?.code ?? "EIO", `nftables is not usable here: ${cause?.message ?? String(err)}`);
     }
-    return new NftablesBackend(runner);
+    const check = options.changeCheck ?? (typeof choice === "string" ? "generation" : "none");
+    const changeCheck =
+      check === "none" ? undefined : check === "generation" ? openGenerationCheck(options.netns, options.onWarning ?? (() => undefined)) : check;
+    return new NftablesBackend(runner, changeCheck);
   }
 
   /** Our table of `family` as the kernel has it now. */
@@ -152,6 +176,7 @@ export class NftablesBackend {
     try {
       // Every transaction of ours makes whole tables exactly something: safe to send twice.
       await this.runner.run(joinTransaction(parts), { idempotent: true });
+      const generation = this.changeCheck?.generation();
       for (const { family, next } of changes) {
         const listing = await this.runner.listTable(nftFamily(family), TABLE);
         this.known.set(family, {
@@ -159,6 +184,7 @@ export class NftablesBackend {
           status: listing === undefined ? "absent" : "intact",
           state: next,
           appliedFingerprint: listing === undefined ? undefined : fingerprintOf(listing),
+          generation,
         });
       }
     } catch (err) {
@@ -179,30 +205,40 @@ export class NftablesBackend {
         for (const family of FAMILIES) this.known.delete(family);
         throw err;
       }
-      for (const family of FAMILIES) this.known.set(family, { family, status: "absent", state: emptyFamilyState(family), appliedFingerprint: undefined });
+      for (const family of FAMILIES) {
+        this.known.set(family, { family, status: "absent", state: emptyFamilyState(family), appliedFingerprint: undefined, generation: undefined });
+      }
     });
   }
 
   /** Stops the nft process; the tables stay as they are. */
   async close(): Promise<void> {
     await this.queue.idle();
+    this.changeCheck?.close();
     await this.runner.close();
   }
 
   private async readNow(family: IpFamily): Promise<Known> {
-    const listing = await this.runner.listTable(nftFamily(family), TABLE);
+    // Taken before the listing: a change committed while it runs moves the generation past it.
+    const generation = this.changeCheck?.generation();
     const previous = this.known.get(family);
+    if (generation !== undefined && previous?.generation === generation) {
+      this.readStats.unchanged++;
+      return previous;
+    }
+    this.readStats.listed++;
+    const listing = await this.runner.listTable(nftFamily(family), TABLE);
     let known: Known;
     if (listing === undefined) {
-      known = { family, status: "absent", state: emptyFamilyState(family), appliedFingerprint: undefined };
+      known = { family, status: "absent", state: emptyFamilyState(family), appliedFingerprint: undefined, generation };
     } else if (previous?.appliedFingerprint !== undefined && previous.appliedFingerprint === fingerprintOf(listing)) {
-      known = previous;
+      known = { ...previous, generation };
     } else {
       const parsed = parseTable(listing, family);
       known =
         parsed.status === "intact"
-          ? { family, status: "intact", state: parsed.state, appliedFingerprint: undefined }
-          : { family, status: "damaged", state: emptyFamilyState(family), reason: parsed.reason, appliedFingerprint: undefined };
+          ? { family, status: "intact", state: parsed.state, appliedFingerprint: undefined, generation }
+          : { family, status: "damaged", state: emptyFamilyState(family), reason: parsed.reason, appliedFingerprint: undefined, generation };
     }
     this.known.set(family, known);
     return known;
