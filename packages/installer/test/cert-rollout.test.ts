@@ -183,7 +183,7 @@ describe("seal cert rollout on real sshd hosts with the fakes", { timeout: 400_0
     const before = read(0, APISERVER_CRT);
     const dry = await seal([...common, "--alt-names", "cli.example", "--dry-run"]);
     assert.equal(dry.code, 0, dry.stderr);
-    assert.match(dry.stdout, /^would add cli\.example to the API server certificate on 1 masters, one at a time:\n  10\.88\.0\.10: write 1 files, restart kube-apiserver\n    \/etc\/kubernetes\/pki\/apiserver\.crt: adds cli\.example\n$/);
+    assert.match(dry.stdout, /^would add cli\.example to the API server certificate on 1 master, one at a time:\n  10\.88\.0\.10: write 1 file, restart kube-apiserver\n    \/etc\/kubernetes\/pki\/apiserver\.crt: adds cli\.example\n$/);
     assert.equal(read(0, APISERVER_CRT), before, "--dry-run wrote nothing");
     assert.match(readFileSync(join(home, ".seal", "certcli", "known_hosts"), "utf8"), /^10\.88\.0\.10 ssh-ed25519 /m);
 

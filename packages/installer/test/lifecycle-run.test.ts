@@ -1,12 +1,13 @@
 /**
- * `seal run` and `seal reset` end to end: the seal CLI (a real process in the client namespace)
- * against three real sshd test hosts carrying the fakes of kubeadm, kubelet, containerd and
- * systemctl (real etcd, the stand-in API server). One cluster shared by the scenarios, in order:
- * refusals before any connection, the dry run, an unreachable host failing preflight with no
- * host changed, a run killed with SIGKILL in the middle of the masters' joins and resumed, a
- * third run changing nothing, the lock, and reset keeping the user's lines and files.
- * Masters only: a worker's `lvscare care --run-once` programs IPVS, which this kernel lacks
- * (lifecycle-worker.test.ts runs the worker path with --kube-proxy-mode nftables instead).
+ * `seal run` and `seal reset` end to end, 3 masters and 2 workers from scratch: the seal CLI (a
+ * real process in the client namespace) against five real sshd test hosts carrying the fakes of
+ * kubeadm, kubelet, containerd and systemctl (real etcd, the stand-in API server). One cluster
+ * shared by the scenarios, in order: refusals before any connection, the dry run, an unreachable
+ * host failing preflight with no host changed, a run killed with SIGKILL in the middle of the
+ * masters' joins and resumed (the workers joined through the VIP), a third run changing nothing,
+ * status, the lock, and reset keeping the user's lines and files.
+ * `--kube-proxy-mode nftables`: this kernel has no IPVS, so the workers' lvscare runs
+ * `--dataplane nftables` (for real, in each worker's network namespace).
  */
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
@@ -16,20 +17,27 @@ import { dirname, join, resolve } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { fileURLToPath } from "node:url";
 import { after, before, describe, it } from "node:test";
+import { LVSCARE_MANIFEST_PATH } from "@lvscare/contracts/names";
 import { parseClusterfile } from "../src/cluster-state/clusterfile.ts";
 import { installFakes } from "./fakes/install.ts";
 import { parseCallLog, CALL_LOG } from "./fakes/contract.ts";
 import { createTestHosts, type TestHost, type TestHosts } from "./hosts/test-hosts.ts";
 import { requireTool, run, type RunResult } from "./helpers/tools.ts";
+import { writeWorkerFiles, type WorkerFiles } from "./helpers/worker-files.ts";
 
 const SEAL = resolve(dirname(fileURLToPath(import.meta.url)), "../bin/seal.js");
 const PASSWORD = "seal-test-root";
-const HOSTNAMES = ["master-1", "master-2", "master-3"];
+const HOSTNAMES = ["master-1", "master-2", "master-3", "worker-1", "worker-2"];
+const MASTER_NAMES = HOSTNAMES.slice(0, 3);
+const VIP = "10.103.97.2";
 
-describe("seal run / reset over SSH on three masters", { timeout: 900_000 }, () => {
+describe("seal run / reset over SSH: 3 masters and 2 workers", { timeout: 900_000 }, () => {
   let hosts: TestHosts;
   let home: string;
+  let work: string;
+  let files: WorkerFiles;
   let masters: string[];
+  let workers: string[];
   const clusterfile = () => join(home, ".seal", "default", "Clusterfile");
   const sealArgv = (args: readonly string[]) => hosts.clientCommand([process.execPath, SEAL, ...args]);
   const env = () => ({ PATH: process.env["PATH"] ?? "/usr/bin:/bin", HOME: home, SEAL_SSH_PASSWORD: PASSWORD });
@@ -37,7 +45,11 @@ describe("seal run / reset over SSH on three masters", { timeout: 900_000 }, () 
     const [file, ...rest] = sealArgv(args);
     return run(file as string, rest, { env: env() });
   };
-  const runArgs = (extra: readonly string[] = []) => ["run", "--masters", masters.join(","), "--hostnames", masters.map((ip, index) => `${ip}=${HOSTNAMES[index]}`).join(","), "--yes", ...extra];
+  const runArgs = (extra: readonly string[] = []) => [
+    "run", "--masters", masters.join(","), "--nodes", workers.join(","), "--hostnames", hosts.addresses.map((ip, index) => `${ip}=${HOSTNAMES[index]}`).join(","),
+    "--vip", VIP, "--kube-proxy-mode", "nftables", "--lvscare-bin", files.lvscareBin, "--lvscare-image-archive", files.imageArchive, "--yes", ...extra,
+  ];
+  const workerHosts = () => hosts.hosts.slice(3);
   const describeRun = (result: RunResult) => `exit ${result.code}\nstdout:\n${result.stdout}\nstderr:\n${result.stderr}`;
   const kubeadmCalls = (host: TestHost) => {
     const path = host.path(CALL_LOG);
@@ -53,16 +65,19 @@ describe("seal run / reset over SSH on three masters", { timeout: 900_000 }, () 
   };
 
   before(async () => {
-    for (const tool of ["etcd", "etcdctl", "openssl", "kubectl", "conntrack", "ss"]) requireTool(tool);
+    for (const tool of ["etcd", "etcdctl", "openssl", "kubectl", "conntrack", "ss", "nft", "tar"]) requireTool(tool);
     home = mkdtempSync(join(tmpdir(), "seal-lifecycle-"));
-    hosts = await createTestHosts({ count: 3, hostnames: HOSTNAMES, rootPassword: PASSWORD });
-    masters = hosts.addresses;
-    for (const host of hosts.hosts) installFakes({ node: process.execPath, targetDir: host.path("/usr/local/bin"), settings: { discoveryTimeout: "6s" } });
+    work = mkdtempSync(join(tmpdir(), "seal-lifecycle-files-"));
+    files = await writeWorkerFiles(work);
+    hosts = await createTestHosts({ count: 5, hostnames: HOSTNAMES, rootPassword: PASSWORD });
+    masters = hosts.addresses.slice(0, 3);
+    workers = hosts.addresses.slice(3);
+    for (const host of hosts.hosts) installFakes({ node: process.execPath, targetDir: host.path("/usr/local/bin"), settings: { discoveryTimeout: "20s" } });
   });
 
   after(async () => {
     await hosts?.destroy();
-    if (home !== undefined) rmSync(home, { recursive: true, force: true });
+    for (const dir of [home, work]) if (dir !== undefined) rmSync(dir, { recursive: true, force: true });
   });
 
   it("refuses a host like $(reboot) and a bad flag before any connection, with one line and exit 2", async () => {
@@ -95,6 +110,7 @@ describe("seal run / reset over SSH on three masters", { timeout: 900_000 }, () 
     assert.match(result.stdout, new RegExp(`${masters[0]} master-1 master0:\\n  prepare node`));
     assert.match(result.stdout, /run kubeadm init --config \/var\/lib\/seal\/default\/kubeadm\/init\.yaml/);
     assert.match(result.stdout, new RegExp(`${masters[2]} master-3 master \\(one at a time\\):[\\s\\S]*run kubeadm join --config`));
+    assert.match(result.stdout, new RegExp(`${workers[1]} worker-2 worker[^\\n]*:[\\s\\S]*lvscare care [^\\n]*--run-once\\n  run kubeadm join --config`));
     assert.equal(existsSync(join(home, ".seal", "default")), false);
     assert.equal(readFileSync(hosts.at(0).path("/etc/hosts"), "utf8"), hostsBefore);
     assert.deepEqual(await Promise.all(hosts.hosts.map((host) => host.sshdLog())), logsBefore, "the dry run contacted a host");
@@ -144,24 +160,50 @@ describe("seal run / reset over SSH on three masters", { timeout: 900_000 }, () 
     assert.equal(resumed.code, 0, describeRun(resumed));
     assert.match(resumed.stderr, /taking over a stale lock: seal run \(pid \d+/);
     assert.match(resumed.stderr, /kubeadm init done before/);
-    assert.deepEqual(await etcdMembers(), HOSTNAMES);
+    assert.deepEqual(await etcdMembers(), MASTER_NAMES);
     assert.equal(kubeadmCalls(hosts.at(0)).filter((call) => call.argv[0] === "init").length, 1, "master0 was initialised twice");
     const state = parseClusterfile(readFileSync(clusterfile(), "utf8"));
     assert.equal(state.cluster.status?.phase, "ClusterSuccess");
     const conditions = new Map((state.cluster.status?.conditions ?? []).map((condition) => [condition.type, condition.status]));
     for (const master of masters) assert.equal(conditions.get(`PrepareNode/${master}`), "True");
     assert.equal(conditions.get(`JoinMaster/${masters[2]}`), "True");
+    for (const worker of workers) assert.equal(conditions.get(`JoinWorker/${worker}`), "True");
     assert.equal(conditions.get(`BootstrapToken/${masters[0]}`), "True", "the expired token was not made valid again before the joins");
     assert.equal(statSync(clusterfile()).mode & 0o777, 0o600);
-    for (const host of hosts.hosts) {
+    for (const host of hosts.hosts.slice(0, 3)) {
       const copy = readFileSync(host.path("/etc/seal/Clusterfile"), "utf8");
-      assert.equal(parseClusterfile(copy).cluster.spec.hosts[0]?.ips.length, 3);
+      assert.deepEqual(parseClusterfile(copy).cluster.spec.hosts.map((group) => group.ips.length), [3, 2]);
       assert.ok(!copy.includes(PASSWORD), "the master's Clusterfile copy holds the password");
+    }
+    for (const host of workerHosts()) assert.equal(existsSync(host.path("/etc/seal/Clusterfile")), false, "a worker got the Clusterfile");
+    for (const host of hosts.hosts) {
       assert.match(readFileSync(host.path("/etc/modules-load.d/seal.conf"), "utf8"), /^ip_vs$/m);
       assert.match(readFileSync(host.path("/etc/hosts"), "utf8"), new RegExp(`# BEGIN seal managed hosts[\\s\\S]*apiserver\\.cluster\\.local`));
     }
     assert.ok(!readFileSync(clusterfile(), "utf8").includes(PASSWORD));
     assert.ok(!resumed.stderr.includes(PASSWORD));
+  });
+
+  it("each worker: the VIP to all three masters in its nftables table, joined through it, its static pod naming the three", async () => {
+    for (const worker of workerHosts()) {
+      // nft in the worker's own namespace: our table DNATs the VIP to each master.
+      const table = await worker.exec(["nft", "list", "table", "ip", "lvscare"]);
+      assert.equal(table.code, 0, describeRun(table));
+      assert.match(table.stdout, new RegExp(VIP.replaceAll(".", "\\.")));
+      for (const master of masters) assert.match(table.stdout, new RegExp(`${master.replaceAll(".", "\\.")} \\. 6443`), `${worker.hostname}: ${master} missing:\n${table.stdout}`);
+      const joins = kubeadmCalls(worker).filter((call) => call.argv[0] === "join");
+      assert.equal(joins.length, 1, `${worker.hostname} joined ${joins.length} times`);
+      assert.equal(joins[0]?.exitCode, 0);
+      assert.match(readFileSync(worker.path(joins[0]?.argv[2] as string), "utf8"), new RegExp(`apiServerEndpoint: "?${VIP.replaceAll(".", "\\.")}:6443`));
+      const manifest = readFileSync(worker.path(LVSCARE_MANIFEST_PATH), "utf8");
+      assert.match(manifest, /--dataplane[\s\S]{0,12}nftables/);
+      for (const master of masters) assert.match(manifest, new RegExp(`${master.replaceAll(".", "\\.")}:6443`));
+      assert.equal(existsSync(worker.path("/etc/kubernetes/admin.conf")), false, "the admin kubeconfig left the masters");
+    }
+    // The kubelets' TLS bootstrap (done by the fake joins) registered all five with the stand-in API server.
+    const nodes = await hosts.at(0).exec(["kubectl", "--kubeconfig", "/etc/kubernetes/admin.conf", "get", "nodes", "-o", "name"]);
+    assert.equal(nodes.code, 0, describeRun(nodes));
+    assert.deepEqual(nodes.stdout.trim().split("\n").map((line) => line.replace(/^node\//, "")).sort(), [...HOSTNAMES].sort());
   });
 
   it("a third run changes nothing: no kubeadm call, the same files (inodes kept)", async () => {
@@ -170,7 +212,7 @@ describe("seal run / reset over SSH on three masters", { timeout: 900_000 }, () 
     assert.equal(again.code, 0, describeRun(again));
     const afterwards = hosts.hosts.map((host) => ({ calls: kubeadmCalls(host).length, hosts: statSync(host.path("/etc/hosts")).ino, ca: statSync(host.path("/etc/kubernetes/pki/ca.crt")).ino }));
     assert.deepEqual(afterwards, before);
-    assert.deepEqual(await etcdMembers(), HOSTNAMES);
+    assert.deepEqual(await etcdMembers(), MASTER_NAMES);
   });
 
   it("seal status: the Clusterfile's phase and what each host answers, as a table and as JSON", async () => {
@@ -181,8 +223,11 @@ describe("seal run / reset over SSH on three masters", { timeout: 900_000 }, () 
       hosts: { address: string; role: string; reachable: boolean; answeredHostname: string; kubeadm: string; apiServer: string; lastStep?: { type: string }; firstExpiry?: { name: string; notAfter: string }; problems: string[] }[];
     };
     assert.equal(status.phase, "ClusterSuccess");
-    assert.deepEqual(status.hosts.map((host) => [host.address, host.role, host.reachable, host.answeredHostname, host.kubeadm, host.lastStep?.type.split("/")[0]]), masters.map((address, index) => [address, "master", true, HOSTNAMES[index], "done", "CopyClusterfile"]));
-    for (const host of status.hosts) {
+    assert.deepEqual(status.hosts.map((host) => [host.address, host.role, host.reachable, host.answeredHostname, host.kubeadm, host.lastStep?.type.split("/")[0]]), [
+      ...masters.map((address, index) => [address, "master", true, HOSTNAMES[index], "done", "CopyClusterfile"]),
+      ...workers.map((address, index) => [address, "worker", true, HOSTNAMES[3 + index], "done", "JoinWorker"]),
+    ]);
+    for (const host of status.hosts.filter((h) => h.role === "master")) {
       // The stand-in API server answers /healthz through the rendered certificate; openssl on the host read the 99-year leaves.
       assert.equal(host.apiServer, "healthy", JSON.stringify(host));
       assert.ok(Number(host.firstExpiry?.notAfter.slice(0, 4)) > 2100, JSON.stringify(host));
@@ -191,7 +236,8 @@ describe("seal run / reset over SSH on three masters", { timeout: 900_000 }, () 
     assert.equal(table.code, 0, describeRun(table));
     assert.match(table.stdout, /^HOST\s+NAME\s+ROLE\s+SSH\s+KUBEADM\s+KUBELET\s+APISERVER\s+LVSCARE\s+VERSION\s+CERTS UNTIL\s+LAST STEP\s+PROBLEMS\n/);
     assert.match(table.stdout, new RegExp(`${(masters[1] as string).replaceAll(".", "\\.")}\\s+master-2\\s+master\\s+ok\\s+done\\s+\\S+\\s+ok\\s`));
-    assert.match(table.stdout, /\ncluster "default" \(Kubernetes v[\d.]+\): ClusterSuccess, 3 hosts, /);
+    assert.match(table.stdout, new RegExp(`${(workers[0] as string).replaceAll(".", "\\.")}\\s+worker-1\\s+worker\\s+ok\\s+done\\s`));
+    assert.match(table.stdout, /\ncluster "default" \(Kubernetes v[\d.]+\): ClusterSuccess, 5 hosts, /);
   });
 
   it("a second seal on the same cluster is refused, naming the holder", async () => {
@@ -230,6 +276,10 @@ describe("seal run / reset over SSH on three masters", { timeout: 900_000 }, () 
       }
       assert.doesNotMatch(readFileSync(host.path("/etc/hosts"), "utf8"), /seal managed hosts|apiserver\.cluster\.local/);
       assert.deepEqual((await host.processes()).filter((line) => /\/usr\/bin\/etcd |apiserver\/main\.ts/.test(line)), []);
+    }
+    for (const worker of workerHosts()) {
+      assert.notEqual((await worker.exec(["nft", "list", "table", "ip", "lvscare"])).code, 0, `${worker.hostname}: the lvscare table is still there`);
+      for (const path of ["/usr/local/bin/lvscare", LVSCARE_MANIFEST_PATH]) assert.equal(existsSync(worker.path(path)), false, `${worker.hostname}: ${path} left behind`);
     }
     assert.match(readFileSync(master.path("/etc/hosts"), "utf8"), /^192\.0\.2\.7 users-own-line$/m);
     assert.equal(readFileSync(master.path("/etc/sysctl.d/50-user.conf"), "utf8"), "net.ipv4.tcp_syncookies = 1\n");

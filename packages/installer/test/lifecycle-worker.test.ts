@@ -13,7 +13,7 @@
  */
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -24,29 +24,14 @@ import { installFakes } from "./fakes/install.ts";
 import { parseCallLog, CALL_LOG } from "./fakes/contract.ts";
 import { createTestHosts, type TestHost, type TestHosts } from "./hosts/test-hosts.ts";
 import { requireTool, run, type RunResult } from "./helpers/tools.ts";
+import { writeWorkerFiles } from "./helpers/worker-files.ts";
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const SEAL = resolve(HERE, "../bin/seal.js");
-const LVSCARE_ENTRY = resolve(HERE, "../../lvscare/bin/lvscare");
 const PASSWORD = "seal-test-root";
 const HOSTNAMES = ["master-1", "worker-1", "master-2"];
 const VIP = "10.103.97.2";
 const MANIFEST = LVSCARE_MANIFEST_PATH;
-
-/** A docker archive the fake ctr imports (manifest.json, config named by its sha256, one layer). */
-async function writeImageArchive(dir: string, tag: string): Promise<string> {
-  const config = Buffer.from(JSON.stringify({ architecture: "amd64", os: "linux", rootfs: { type: "layers", diff_ids: [] } }));
-  const digest = createHash("sha256").update(config).digest("hex");
-  const tree = join(dir, "image");
-  mkdirSync(join(tree, "layer0"), { recursive: true });
-  writeFileSync(join(tree, `${digest}.json`), config);
-  writeFileSync(join(tree, "layer0/layer.tar"), Buffer.alloc(1024));
-  writeFileSync(join(tree, "manifest.json"), JSON.stringify([{ Config: `${digest}.json`, RepoTags: [tag], Layers: ["layer0/layer.tar"] }]));
-  const archive = join(dir, "lvscare-image.tar");
-  const tar = await run("tar", ["-C", tree, "-cf", archive, "manifest.json", `${digest}.json`, "layer0/layer.tar"]);
-  if (tar.code !== 0) throw new Error(`tar failed: ${tar.stderr}`);
-  return archive;
-}
 
 describe("seal run with a worker (--kube-proxy-mode nftables), seal reset, --bundle", { timeout: 900_000 }, () => {
   let hosts: TestHosts;
@@ -85,11 +70,7 @@ describe("seal run with a worker (--kube-proxy-mode nftables), seal reset, --bun
     for (const tool of ["etcd", "etcdctl", "openssl", "nft", "conntrack", "tar", "kubectl"]) requireTool(tool);
     home = mkdtempSync(join(tmpdir(), "seal-worker-"));
     work = mkdtempSync(join(tmpdir(), "seal-worker-files-"));
-    lvscareBin = join(work, "lvscare");
-    // The sources through Node 24, as `npm run dist`'s single file would run them.
-    writeFileSync(lvscareBin, `#!/bin/sh\nexec '${process.execPath}' '${LVSCARE_ENTRY}' "$@"\n`);
-    chmodSync(lvscareBin, 0o755);
-    imageArchive = await writeImageArchive(work, DEFAULT_LVSCARE_IMAGE);
+    ({ lvscareBin, imageArchive } = await writeWorkerFiles(work));
     hosts = await createTestHosts({ count: 3, hostnames: HOSTNAMES, rootPassword: PASSWORD });
     [master, worker, master2] = hosts.hosts as [TestHost, TestHost, TestHost];
     for (const host of hosts.hosts) installFakes({ node: process.execPath, targetDir: host.path("/usr/local/bin"), settings: { discoveryTimeout: "20s" } });

@@ -107,9 +107,9 @@ export async function runCert(options: CertCommandOptions, out: Output): Promise
   const updates: MasterUpdate[] = valuesOrThrow<MasterUpdate>(prepared, "prepare certificates");
 
   const what = change.kind === "renew" ? "renew every leaf certificate" : `add ${[...change.altNames.dnsNames, ...change.altNames.ipAddresses].join(", ")} to the API server certificate`;
-  out.info(`${options.dryRun === true ? "would " : ""}${what} on ${masters.length} masters, one at a time:`);
+  out.info(`${options.dryRun === true ? "would " : ""}${what} on ${masters.length} ${masters.length === 1 ? "master" : "masters"}, one at a time:`);
   for (const update of updates) {
-    out.info(`  ${update.address}: ${update.files.length === 0 ? "nothing to change" : `write ${update.files.length} files, restart ${update.restarts.join(", ")}`}`);
+    out.info(`  ${update.address}: ${update.files.length === 0 ? "nothing to change" : `write ${update.files.length} ${update.files.length === 1 ? "file" : "files"}, restart ${update.restarts.join(", ")}`}`);
     for (const line of update.summary) out.info(`    ${line}`);
   }
   if (options.dryRun === true) return;

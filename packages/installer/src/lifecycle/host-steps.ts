@@ -51,7 +51,7 @@ function kubeadmArgv(host: PlanHost): string[] {
 
 export function describeHostSteps(host: PlanHost, options: { lvscareBinary?: string; imageArchive?: string } = {}): string[] {
   const describe = (step: PlanStep, when: string) => [
-    ...(step.files.length > 0 ? [`${when}write ${step.files.length} files: ${step.files.map((file) => file.path).join(", ")}`] : []),
+    ...(step.files.length > 0 ? [`${when}write ${step.files.length} ${step.files.length === 1 ? "file" : "files"}: ${step.files.map((file) => file.path).join(", ")}`] : []),
     ...(step.hostsEntries.length > 0 ? [`${when}set /etc/hosts entries: ${step.hostsEntries.map((entry) => `${entry.ip} ${entry.names.join(" ")}`).join(", ")}`] : []),
   ];
   return [
