@@ -48,8 +48,12 @@ export interface TrialResult {
 
 const IPVS_POLL_MS = 10;
 const HAPROXY_POLL_MS = 50;
-/** nft's table is read by exec (tens of ms in the VM): a coarser poll, the daemon's log line is the finer clock. */
-const NFT_POLL_MS = 20;
+/**
+ * nft's table: the worker's nf_tables generation is polled (netlink, cheap) and the table listed by
+ * an nft exec only when it moved; the exec costs about a second of the TCG VM's only host thread,
+ * and polling with it every 20 ms starved the daemon under test (before 2026-12-06).
+ */
+const NFT_POLL_MS = 10;
 /** A client record older than this does not tell which master the connection is on now. */
 const FRESH_RECORD_MS = 300;
 
@@ -135,8 +139,9 @@ async function watchTableRemoval(bed: Testbed, system: 'lvscare' | 'nftables', v
   const removal: Removal = {};
   for (;;) {
     const weight = bed.weightsOf(system)[victim.endpoint];
-    // Stamped after the dump: the change happened before this moment (an upper bound).
-    const now = Date.now();
+    // Stamped after the IPVS dump, or when the nftables listing's generation was first seen: the
+    // change happened before this moment (an upper bound).
+    const now = system === 'nftables' ? (bed.nftWeightsAt() ?? Date.now()) : Date.now();
     if (weight === undefined) {
       removal.removedAt = now;
       return removal;

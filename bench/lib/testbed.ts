@@ -140,6 +140,11 @@ export class Testbed {
     return this.cluster.nftWeights(hostPort(NFT_VIP, API_PORT));
   }
 
+  /** When the nftables state nftWeights() last returned was in place at the latest (its generation first seen). */
+  nftWeightsAt(): number | undefined {
+    return this.cluster.nftListingAt;
+  }
+
   weightsOf(system: 'lvscare' | 'nftables'): Record<string, number> {
     return system === 'lvscare' ? this.ipvsWeights() : this.nftWeights();
   }

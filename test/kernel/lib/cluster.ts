@@ -5,7 +5,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
-import { IpvsClient, RouteClient, type Route } from '@lvscare/ipvs-native';
+import { IpvsClient, NftGenerationClient, RouteClient, type Route } from '@lvscare/ipvs-native';
 import { run } from '../../harness/command.ts';
 import { buildTopology, type BackgroundProcess, type Topology, type TopologyNode } from '../../harness/netns.ts';
 import { repoRoot } from '../../harness/paths.ts';
@@ -142,6 +142,9 @@ export class Cluster {
   readonly workDir: string;
   readonly dataplane: 'ipvs' | 'nftables';
   private ipvsHandle: IpvsClient | undefined;
+  private nftGeneration: NftGenerationClient | undefined;
+  /** The last listing and the generation taken before it. */
+  private nftCache: { generation: number; listing: NftListing | undefined; at: number } | undefined;
   private readonly started: BackgroundProcess[] = [];
   private readonly localMasters: Master[] = [];
 
@@ -258,17 +261,39 @@ export class Cluster {
     return Object.fromEntries(this.destinations().map((d) => [d.endpoint, d.weight]));
   }
 
-  /** Our nftables table as `nft -j` lists it in the worker, or undefined when there is none. */
+  /**
+   * Our nftables table as `nft -j` lists it in the worker, or undefined when there is none. Listed
+   * again only when the worker's nf_tables generation moved: an `nft` exec costs about a second of
+   * the TCG VM's only host thread, and polling with it starved the daemon under test (the failover
+   * benchmark's nftables trials, 2026-12-06).
+   */
   nftListing(): NftListing | undefined {
+    this.nftGeneration ??= NftGenerationClient.open({ netns: this.worker.netns.name });
+    const askedAt = Date.now();
+    const generation = this.nftGeneration.generation();
+    if (this.nftCache?.generation === generation) return this.nftCache.listing;
+    let listing: NftListing | undefined;
     try {
       const text = execFileSync('ip', ['netns', 'exec', this.worker.netns.name, 'nft', '-j', 'list', 'table', this.family === 6 ? 'ip6' : 'ip', 'lvscare'], {
         encoding: 'utf8',
         stdio: ['ignore', 'pipe', 'ignore'],
       });
-      return JSON.parse(text) as NftListing;
+      listing = JSON.parse(text) as NftListing;
     } catch {
-      return undefined;
+      listing = undefined;
     }
+    // What the listing shows was committed before `askedAt` unless the ruleset moved while nft ran.
+    const at = this.nftGeneration.generation() === generation ? askedAt : Date.now();
+    this.nftCache = { generation, listing, at };
+    return listing;
+  }
+
+  /**
+   * An upper bound of when the state the last nftListing() returned was committed (the moment its
+   * generation was first seen), so a poll is not charged for the listing's own second in the VM.
+   */
+  get nftListingAt(): number | undefined {
+    return this.nftCache?.at;
   }
 
   /** endpoint -> weight of the nftables dataplane's VIP `vs` (default ours), {} without it. */
@@ -317,6 +342,7 @@ export class Cluster {
     await this.stopProcesses();
     for (const local of this.localMasters.splice(0)) await local.kill();
     this.ipvsHandle?.close();
+    this.nftGeneration?.close();
     rmSync(path.join('/etc/netns', this.worker.netns.name), { recursive: true, force: true });
     await this.topology.destroy();
     rmSync(this.workDir, { recursive: true, force: true });
