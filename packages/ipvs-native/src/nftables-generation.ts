@@ -1,5 +1,5 @@
 import { malformed } from './errors.ts';
-import { AF_UNSPEC, NETLINK_NETFILTER, NFGENMSG_LEN, NFNETLINK_V0, NFNL_SUBSYS_NFTABLES, NFTA_GEN, NFT_MSG } from './kernel-constants.ts';
+import { AF_UNSPEC, NETLINK_NETFILTER, NFGENMSG_LEN, NFNETLINK_V0, NLMSG_HDRLEN, NFNL_SUBSYS_NFTABLES, NFTA_GEN, NFT_MSG } from './kernel-constants.ts';
 import { NetlinkSocket } from './netlink.ts';
 import { PayloadWriter, parseAttrs, type MessageHeader, type NetlinkRequest } from './nlmsg.ts';
 
@@ -21,7 +21,7 @@ export function encodeGetGeneration(): NetlinkRequest {
 /** The generation id of an NFT_MSG_NEWGEN answer; undefined for any other message. */
 export function decodeGeneration(buf: Buffer, header: Pick<MessageHeader, 'offset' | 'length' | 'type'>): number | undefined {
   if (header.type !== NEWGEN_TYPE) return undefined;
-  const start = header.offset + 16 + NFGENMSG_LEN;
+  const start = header.offset + NLMSG_HDRLEN + NFGENMSG_LEN;
   const end = header.offset + header.length;
   if (start > end) throw malformed('NFT_MSG_NEWGEN', `message of ${header.length} bytes is shorter than its headers`);
   return parseAttrs(buf, start, end, 'NFT_MSG_NEWGEN').be32(NFTA_GEN.ID);
