@@ -84,6 +84,7 @@ async function restoreVictim(): Promise<void> {
 test('the daemon at cpu.max 5% of a (TCG) CPU (or 3x its rest use if more) for 60 s removes, quiesces and declares down no healthy master; a master killed meanwhile leaves the table', async () => {
   const pid = daemon.pid;
   assert.ok(pid !== undefined, 'the daemon runs');
+  assert.doesNotMatch(daemon.output(), /run-queue wait/, 'the VM kernel reports the thread\'s run-queue wait (schedstat): the daemon measures its stalls, not guesses them');
   const group = CpuQuotaGroup.create(`lvk-starve-${process.pid}`, 'max');
   try {
     group.add(pid);

@@ -14,7 +14,7 @@ import {
   type InconclusiveProbe,
   type ProbeRole,
 } from "./controller/controller.ts";
-import { LoopStallLog } from "./controller/loop-stall.ts";
+import { LoopStallLog, type ThreadTimeSpent } from "./controller/loop-stall.ts";
 import { describeOp } from "./dataplane/ops.ts";
 import type { Dataplane, Ruler } from "./dataplane/types.ts";
 import { desiredState } from "./desired-state.ts";
@@ -26,6 +26,7 @@ import type { CareMetrics } from "./metrics.ts";
 import type { Prober } from "./probe/http-prober.ts";
 import type { ProbeOutcome } from "./probe/outcome.ts";
 import { reconcile } from "./reconcile.ts";
+import { openThreadTimes, THREAD_SCHEDSTAT_PATH, type ThreadTimes, type ThreadTimesReader } from "./thread-times.ts";
 
 /** How often the mode's ruler (route / dummy link / masquerade) is re-checked and repaired. */
 export const RULER_CHECK_MS = 60_000;
@@ -41,6 +42,12 @@ export interface CareDaemonOptions {
   readonly logger: Logger;
   readonly metrics?: CareMetrics | undefined;
   readonly clock?: Clock | undefined;
+  /**
+   * Where the event loop thread's run-queue wait comes from (thread-times.ts): a path to a
+   * schedstat file (default /proc/thread-self/schedstat, opened at start), or null to judge
+   * stalls from timer lag alone.
+   */
+  readonly threadTimesPath?: string | null | undefined;
 }
 
 interface RunningProbe {
@@ -61,6 +68,9 @@ export class CareDaemon {
   private readonly running = new Map<number, RunningProbe>();
   private readonly stalls = new LoopStallLog();
   private stopLagSampler: (() => void) | undefined;
+  private readonly threadTimesPath: string | null;
+  private threadTimes: ThreadTimesReader | undefined;
+  private lastThreadTimes: ThreadTimes | undefined;
   private controller: CareController | undefined;
   private cancelWake: (() => void) | undefined;
   private cancelTick: (() => void) | undefined;
@@ -79,6 +89,7 @@ export class CareDaemon {
     this.logger = options.logger;
     this.metrics = options.metrics;
     this.clock = options.clock ?? systemClock;
+    this.threadTimesPath = options.threadTimesPath === undefined ? THREAD_SCHEDSTAT_PATH : options.threadTimesPath;
     this.errors = new RepeatLimiter(ERROR_REPEAT_WINDOW_MS, () => this.clock.now());
     this.lastTickAt = this.clock.now();
     this.lastRulerCheckAt = this.clock.now();
@@ -105,8 +116,9 @@ export class CareDaemon {
     );
     await applySysctls(this.dataplane, config, this.logger);
     await this.ensureRuler();
+    this.openThreadTimes();
     this.stopLagSampler = sampleLoopLag(this.clock, (at, lagMs, nextDueAt) => {
-      this.stalls.record(at, lagMs, nextDueAt);
+      this.stalls.record(at, lagMs, nextDueAt, this.threadTimeSpent());
       this.metrics?.loopLag(lagMs / 1000);
     });
     const now = this.clock.now();
@@ -127,8 +139,44 @@ export class CareDaemon {
     // Health is unknown for everyone here: this pass only adopts what the kernel has, creates a
     // missing virtual server and prunes strangers; nothing of ours is removed or re-weighted.
     await this.requestReconcile("start-up");
-    this.pump(this.controller.advance(this.clock.now()));
+    this.pump(this.controller.advance(this.decisionTime()));
     this.scheduleTick();
+  }
+
+  /** Stall measurement from the kernel's account of this thread, or from timer lag (logged once). */
+  private openThreadTimes(): void {
+    if (this.threadTimesPath === null) return;
+    const opened = openThreadTimes(this.threadTimesPath);
+    if ("why" in opened) {
+      this.logger.warn(
+        { why: opened.why },
+        "the kernel does not report this thread's run-queue wait (CONFIG_SCHED_INFO): stalls of the daemon are judged from timer lag, which on a saturated node takes the daemon's slowness for its own starvation and can delay the removal of a blackholed master",
+      );
+      return;
+    }
+    this.threadTimes = opened.reader;
+    this.lastThreadTimes = opened.reader.read();
+  }
+
+  /** The event loop thread's wait and CPU time since the previous call; undefined without schedstat. */
+  private threadTimeSpent(): ThreadTimeSpent | undefined {
+    if (!this.threadTimes || !this.lastThreadTimes) return undefined;
+    const now = this.threadTimes.read();
+    const spent = { waitedMs: Math.max(0, now.waitedMs - this.lastThreadTimes.waitedMs), ranMs: Math.max(0, now.ranMs - this.lastThreadTimes.ranMs) };
+    this.lastThreadTimes = now;
+    return spent;
+  }
+
+  /**
+   * The time for a controller decision, after recording how long the thread just waited for the
+   * CPU: a deadline judged right after a stall must count that stall, though the lag sampler has
+   * not run yet.
+   */
+  private decisionTime(): number {
+    const at = this.clock.now();
+    const spent = this.threadTimeSpent();
+    if (spent) this.stalls.measure(at, spent);
+    return at;
   }
 
   /** Stops probing and the loops; the kernel rules stay, so traffic flows through a restart. */
@@ -138,6 +186,8 @@ export class CareDaemon {
     this.cancelWake?.();
     this.cancelTick?.();
     this.stopLagSampler?.();
+    this.threadTimes?.close();
+    this.threadTimes = undefined;
     for (const probe of this.running.values()) probe.abort.abort();
     this.running.clear();
     await this.reconcileRun;
@@ -191,7 +241,7 @@ export class CareDaemon {
     if (wake !== undefined) {
       this.cancelWake = this.clock.setTimer(wake - this.clock.now(), () => {
         this.cancelWake = undefined;
-        if (this.controller) this.pump(this.controller.advance(this.clock.now()));
+        if (this.controller) this.pump(this.controller.advance(this.decisionTime()));
       });
     }
   }
@@ -205,7 +255,7 @@ export class CareDaemon {
     void probe.then((outcome) => {
       if (!this.running.delete(probeId) || this.stopped || !this.controller) return;
       this.recordProbe(master, role, outcome);
-      this.pump(this.controller.probeResult(probeId, outcome, this.clock.now()));
+      this.pump(this.controller.probeResult(probeId, outcome, this.decisionTime()));
     });
   }
 
@@ -239,7 +289,7 @@ export class CareDaemon {
   private onConnectionLost(master: Endpoint, error: Error): void {
     if (this.stopped || !this.controller) return;
     this.logger.debug({ master: formatEndpoint(master), err: error.message }, "probe connection closed by the master");
-    this.pump(this.controller.connectionLost(master, this.clock.now()));
+    this.pump(this.controller.connectionLost(master, this.decisionTime()));
   }
 
   private onTransition(transition: HealthTransition): void {

@@ -53,6 +53,20 @@ export const httpStatus = (status: number): Behaviour => () => ({
 /** Answers 200, but only after `ms` (slower than the timeout when ms > timeout). */
 export const slow = (ms: number): Behaviour => () => ({ afterMs: ms, outcome: { ok: true, status: 200, latencyMs: ms } });
 
+/**
+ * How the simulated daemon learns of its stalls: "kernel", the thread's run-queue wait and CPU
+ * time (schedstat, the default on Linux); "lag", timer lag alone (kernels without schedstat);
+ * "none", not at all (how the daemon behaved before it measured them).
+ */
+export type StallMeasure = "kernel" | "lag" | "none";
+
+/**
+ * Why the daemon does not run during a stall window: "waiting", it is runnable but has no CPU (a
+ * spent quota, a saturated node; the kernel counts the time as run-queue wait only from the moment
+ * something was due); "running", it is busy on the CPU with something else (a GC pause).
+ */
+export type StallKind = "waiting" | "running";
+
 export class Simulation {
   readonly controller: CareController;
   readonly transitions: HealthTransition[] = [];
@@ -66,7 +80,11 @@ export class Simulation {
   private pending: Array<{ at: number; probeId: number; outcome: ProbeOutcome }> = [];
   private events: Array<{ at: number; run: () => void }> = [];
   /** Windows during which the daemon does not run (sorted, disjoint). */
-  private stallWindows: Array<{ from: number; to: number }> = [];
+  private stallWindows: Array<{ from: number; to: number; kind: StallKind; accounted: boolean }> = [];
+  private readonly measure: StallMeasure;
+  /** The daemon thread's schedstat as the kernel would keep it, and what was last reported of it. */
+  private readonly thread = { waitedMs: 0, ranMs: 0 };
+  private readonly reported = { waitedMs: 0, ranMs: 0 };
   private readonly stalls: LoopStallLog | undefined;
   /** The daemon's lag sampler (LOOP_LAG_SAMPLE_MS), modelled as one more timer. */
   private nextSampleAt = LOOP_LAG_SAMPLE_MS;
@@ -75,12 +93,12 @@ export class Simulation {
     masters: Record<string, Behaviour>,
     timing: ControllerTiming = DEFAULT_TIMING,
     policy: AllDownPolicy = "keep",
-    /** false: the controller is not told about stalls (how the daemon behaved before it measured them). */
-    measureStalls = true,
+    measure: StallMeasure = "kernel",
   ) {
     const endpoints = Object.keys(masters).map((m) => parseEndpoint(m, "master"));
     for (const [master, behaviour] of Object.entries(masters)) this.behaviours.set(master, behaviour);
-    this.stalls = measureStalls ? new LoopStallLog() : undefined;
+    this.measure = measure;
+    this.stalls = measure === "none" ? undefined : new LoopStallLog();
     this.controller = new CareController(endpoints, timing, policy, 0, this.stalls);
     this.absorb(this.controller.advance(0));
   }
@@ -100,8 +118,8 @@ export class Simulation {
    * (as in Node) expired timers run before I/O, and the controller's deadline timer before the
    * lag sampler's (the worse order: the stall is not reported yet when the deadline is judged).
    */
-  starve(from: number, to: number): void {
-    this.stallWindows.push({ from, to });
+  starve(from: number, to: number, kind: StallKind = "waiting"): void {
+    this.stallWindows.push({ from, to, kind, accounted: false });
     this.stallWindows.sort((a, b) => a.from - b.from);
   }
 
@@ -123,14 +141,20 @@ export class Simulation {
       this.now = Math.max(this.now, next);
       if (nextEvent === next) {
         this.events.shift()?.run();
-      } else if (wakeAt === next) {
+        continue;
+      }
+      // The daemon runs now: the kernel has counted the stall it comes out of.
+      this.accountStall(Math.min(wake ?? Number.POSITIVE_INFINITY, nextAnswer, this.stalls ? this.nextSampleAt : Number.POSITIVE_INFINITY));
+      if (wakeAt === next) {
+        this.measureThread();
         this.absorb(this.controller.advance(this.now));
       } else if (reportAt === next) {
-        this.stalls?.record(this.now, this.now - this.nextSampleAt, this.now + LOOP_LAG_SAMPLE_MS);
+        this.stalls?.record(this.now, this.now - this.nextSampleAt, this.now + LOOP_LAG_SAMPLE_MS, this.threadSpent());
         this.nextSampleAt = this.now + LOOP_LAG_SAMPLE_MS;
       } else {
         const index = this.pending.findIndex((p) => p.at === nextAnswer);
         const [answer] = this.pending.splice(index, 1);
+        this.measureThread();
         if (answer) this.absorb(this.controller.probeResult(answer.probeId, answer.outcome, this.now));
       }
     }
@@ -148,6 +172,33 @@ export class Simulation {
 
   attemptsOf(master: string, from = 0, to = Number.POSITIVE_INFINITY): ProbeAttempt[] {
     return this.attempts.filter((a) => a.master === master && a.at >= from && a.at < to);
+  }
+
+  /**
+   * The stall window the daemon resumes from, into the thread's times: a busy one all on the CPU;
+   * a waiting one as run-queue wait from when the first thing was due (`firstDue`), as a sleeping
+   * thread is not queued.
+   */
+  private accountStall(firstDue: number): void {
+    const window = this.stallWindows.find((w) => !w.accounted && w.to === this.now && w.from <= firstDue);
+    if (!window) return;
+    window.accounted = true;
+    if (window.kind === "running") this.thread.ranMs += window.to - window.from;
+    else this.thread.waitedMs += window.to - Math.max(window.from, firstDue);
+  }
+
+  /** The thread's times since the previous report, for the "kernel" measure. */
+  private threadSpent(): { waitedMs: number; ranMs: number } | undefined {
+    if (this.measure !== "kernel") return undefined;
+    const spent = { waitedMs: this.thread.waitedMs - this.reported.waitedMs, ranMs: this.thread.ranMs - this.reported.ranMs };
+    Object.assign(this.reported, this.thread);
+    return spent;
+  }
+
+  /** As the daemon does before each decision (care.ts decisionTime). */
+  private measureThread(): void {
+    const spent = this.threadSpent();
+    if (spent) this.stalls?.measure(this.now, spent);
   }
 
   /** When the daemon, wanting to run at `t`, actually runs. */
