@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { isDataplaneError } from '@lvscare/lvscare';
-import { applyOps, ExecNftRunner, InteractiveNftRunner, openGenerationCheck, ipvsLinkModeTableScript, type NftOp, NftOpRefused, NftProcessLostError, type NftRunner } from '@lvscare/lvscare/nftables';
+import { applyOps, ExecNftRunner, InteractiveNftRunner, isNextGeneration, openGenerationCheck, ipvsLinkModeTableScript, type NftOp, NftOpRefused, NftProcessLostError, type NftRunner } from '@lvscare/lvscare/nftables';
 import { buildNftCluster, desired, type NftCluster, VIP4, virtualServer } from './lib.ts';
 
 /** Our table as nft lists it, handles included: a rewrite changes them. */
@@ -173,6 +173,59 @@ describe('nftables dataplane: self-healing, atomicity, restarts', () => {
     const other = await c.openBackend();
     await other.apply(desired([virtualServer(VIP4, 'rr', [[c.master(2), 1]])]));
     assert.deepEqual((await backend.read(4)).state.virtualServers, [virtualServer(VIP4, 'rr', [[c.master(2), 1]])]);
+    await backend.apply(both());
+  });
+
+  it('the generation after ours: one more, 0 skipped when the u32 wraps, nothing known when either is unknown', () => {
+    assert.equal(isNextGeneration(41, 42), true);
+    assert.equal(isNextGeneration(41, 43), false);
+    assert.equal(isNextGeneration(41, 41), false);
+    assert.equal(isNextGeneration(0xffff_ffff, 1), true);
+    assert.equal(isNextGeneration(0xffff_ffff, 0), false);
+    assert.equal(isNextGeneration(undefined, 1), false);
+    assert.equal(isNextGeneration(1, undefined), false);
+  });
+
+  it('an apply lists the table afterwards until the parser has read it back; then only when another commit raced ours or a read found it damaged', async () => {
+    const one = desired([virtualServer(VIP4, 'rr', [[c.master(1), 1]])]);
+    const backend = await c.openBackend();
+    await backend.apply(desired([]));
+    await backend.apply(both());
+    assert.deepEqual(backend.applyStats, { unlisted: 1, listed: 1 }, 'the first apply lists (the parser has not yet read this nft), the second need not');
+    assert.deepEqual((await backend.apply(one)).rewritten, [4]);
+    assert.deepEqual(backend.applyStats, { unlisted: 2, listed: 1 }, 'ours was the only commit: no listing');
+    const reads = { ...backend.readStats };
+    assert.deepEqual((await backend.read(4)).state.virtualServers, one.virtualServers);
+    assert.deepEqual(backend.readStats, { ...reads, unchanged: reads.unchanged + 1 }, 'the next read trusts the unlisted apply');
+    assert.deepEqual(await c.agent.burst(VIP4, 3), { servers: { master1: 3 }, errors: {} }, 'the kernel has what the model says');
+    // Someone else commits between our commit and the generation read: list, and see both.
+    const real = await c.openBackend();
+    let raceCount = 0;
+    const racing: NftRunner = {
+      kind: real.runner.kind,
+      run: async (script, options) => {
+        await real.runner.run(script, options);
+        raceCount += 1; // a new table each time: re-adding one that exists commits nothing
+        await c.nft(['add', 'table', 'ip', `raced${String(raceCount)}`]);
+      },
+      listTable: (family, name) => real.runner.listTable(family, name),
+      close: () => real.runner.close(),
+    };
+    const raced = await c.openBackend({ runner: racing, changeCheck: openGenerationCheck(c.worker.netns.name, () => undefined) });
+    await raced.apply(both());
+    await raced.apply(one);
+    assert.deepEqual(raced.applyStats, { unlisted: 0, listed: 2 }, 'the generation moved by two: listed');
+    for (let i = 1; i <= raceCount; i += 1) await c.nft(['delete', 'table', 'ip', `raced${String(i)}`]);
+    // A hand edit read as damaged: the next apply lists again (the parser may no longer follow nft).
+    await backend.apply(both());
+    await c.nft(['add', 'rule', 'ip', 'lvscare', 'nat-output', 'ip', 'daddr', '192.0.2.1', 'drop']);
+    assert.equal((await backend.read(4)).status, 'damaged');
+    const applies = { ...backend.applyStats };
+    await backend.apply(both());
+    assert.deepEqual(backend.applyStats, { ...applies, listed: applies.listed + 1 });
+    assert.equal((await backend.read(4)).status, 'intact');
+    await backend.apply(one);
+    assert.deepEqual(backend.applyStats, { unlisted: applies.unlisted + 1, listed: applies.listed + 1 });
     await backend.apply(both());
   });
 

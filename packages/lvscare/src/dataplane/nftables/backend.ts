@@ -11,9 +11,11 @@
  *   nft commits all of it or none, and a failure leaves the kernel and the model as they were.
  *   Destinations that disappear are added to the removed set (their connections get reset).
  *
- * After each apply the table is listed once more and its canonical text kept: a later listing
+ * After an apply the table is listed once more and its canonical text kept: a later listing
  * equal to it is known to be ours even if this version of the parser did not understand the JSON
  * of the installed nft (other versions than Debian 12's 1.0.6 print some things differently).
+ * Once the parser has read such a listing back as exactly what we wrote, an apply whose commit
+ * was the only one (the generation moved by exactly one) skips that listing.
  *
  * A read lists the table only when the ruleset may have changed since the last listing: the
  * kernel's nf_tables generation (one netlink round trip in-process, change-check.ts) is taken
@@ -38,7 +40,7 @@ import {
 import { parseTable } from "./parse.ts";
 import { withRemovals } from "./removal.ts";
 import { joinTransaction, renderTableDeletion, renderTableReplacement } from "./render-script.ts";
-import { type NftChangeCheck, openGenerationCheck } from "./change-check.ts";
+import { isNextGeneration, type NftChangeCheck, openGenerationCheck } from "./change-check.ts";
 import type { NftRunner } from "./runner.ts";
 import { ExecNftRunner } from "./runner-exec.ts";
 import { InteractiveNftRunner, type InteractiveNftRunnerOptions } from "./runner-interactive.ts";
@@ -95,6 +97,13 @@ export class NftablesBackend {
   private readonly queue = new SerialQueue();
   /** Reads answered from the last listing, and reads that listed (tests, benchmarks). */
   readonly readStats = { unchanged: 0, listed: 0 };
+  /** Applies not listed afterwards (ours was the only commit), and applies that listed. */
+  readonly applyStats = { unlisted: 0, listed: 0 };
+  /**
+   * Whether parse.ts read a listing of this nft back as exactly what we had written; false again
+   * after a listing it called damaged (a hand edit, or an nft whose JSON it does not follow).
+   */
+  private parserAgrees = false;
 
   private constructor(runner: NftRunner, changeCheck: NftChangeCheck | undefined) {
     this.runner = runner;
@@ -174,11 +183,30 @@ export class NftablesBackend {
     }
     if (parts.length === 0) return { rewritten: [] };
     try {
+      const before = this.changeCheck?.generation();
       // Every transaction of ours makes whole tables exactly something: safe to send twice.
       await this.runner.run(joinTransaction(parts), { idempotent: true });
       const generation = this.changeCheck?.generation();
+      // Ours was the only commit: the tables are what it wrote, and listing them again would cost
+      // an nft round trip and its JSON (about a second of CPU in the benchmark's emulated VM).
+      // Only once our parser has read back what we wrote with this nft: otherwise the listing's
+      // fingerprint is what keeps a table the parser misreads from being rewritten on every
+      // foreign commit.
+      if (this.parserAgrees && isNextGeneration(before, generation)) {
+        for (const { family, next } of changes) {
+          const status = isEmptyFamilyState(next) ? "absent" : "intact";
+          this.known.set(family, { family, status, state: next, appliedFingerprint: undefined, generation });
+        }
+        this.applyStats.unlisted++;
+        return { rewritten: changes.map((c) => c.family) };
+      }
+      this.applyStats.listed++;
       for (const { family, next } of changes) {
         const listing = await this.runner.listTable(nftFamily(family), TABLE);
+        if (listing !== undefined && !this.parserAgrees) {
+          const parsed = parseTable(listing, family);
+          this.parserAgrees = parsed.status === "intact" && sameFamilyState(parsed.state, next);
+        }
         this.known.set(family, {
           family,
           status: listing === undefined ? "absent" : "intact",
@@ -239,6 +267,7 @@ export class NftablesBackend {
         parsed.status === "intact"
           ? { family, status: "intact", state: parsed.state, appliedFingerprint: undefined, generation }
           : { family, status: "damaged", state: emptyFamilyState(family), reason: parsed.reason, appliedFingerprint: undefined, generation };
+      if (parsed.status !== "intact") this.parserAgrees = false;
     }
     this.known.set(family, known);
     return known;

@@ -13,6 +13,16 @@ export interface NftChangeCheck {
   close(): void;
 }
 
+/**
+ * Whether `after` is the generation right after `before`: the kernel bumps it by exactly one per
+ * committed transaction (skipping 0 when the u32 wraps), so a transaction of ours that moved it
+ * from `before` to `after` was the only commit in between, and the table is exactly what it wrote.
+ */
+export function isNextGeneration(before: number | undefined, after: number | undefined): boolean {
+  if (before === undefined || after === undefined) return false;
+  return after === (before >= 0xffff_ffff ? 1 : before + 1);
+}
+
 function message(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }

@@ -26,7 +26,7 @@ export { withRemovals } from "./removal.ts";
 export { nftFailure, parseNftErrors, type NftErrorLine } from "./nft-errors.ts";
 export { type NftRunner, type NftRunnerOptions, type NftRunOptions, NftProcessLostError, DEFAULT_TIMEOUT_MS } from "./runner.ts";
 export { nftCommandTimeoutFor } from "./timeouts.ts";
-export { type NftChangeCheck, openGenerationCheck } from "./change-check.ts";
+export { isNextGeneration, type NftChangeCheck, openGenerationCheck } from "./change-check.ts";
 export { ExecNftRunner } from "./runner-exec.ts";
 export { InteractiveNftRunner, type InteractiveNftRunnerOptions } from "./runner-interactive.ts";
 /** The IPVS dataplane's link-mode table, which shares our table's name (tests of the hand-over). */
