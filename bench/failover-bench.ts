@@ -41,7 +41,8 @@ const USAGE = `usage: failover-bench.ts [--trials N] [--faults kill,blackhole] [
   flapper phases 400-6000 ms, the client sends a request every 50 ms with a 1000 ms timeout.
   --daemon-debug: diagnostics, not figures: the daemon logs every probe (--logger DEBG), kept per lvscare trial.
   --dry-run: check the options, print them as JSON, touch nothing.
-  Needs a kernel with IPVS: run it in the VM (npx node test/harness/vm-run.ts --timeout 7200 -- node bench/failover-bench.ts).`;
+  Needs a kernel with IPVS: run it in the VM (npx node bench/failover-run.ts ...). Only --systems nftables,haproxy with
+  --parts failover runs on a kernel without IPVS (this host, no emulation): sudo npx node bench/failover-bench.ts --systems nftables,haproxy --parts failover`;
 
 export interface Options {
   trials: number;
@@ -136,13 +137,23 @@ function parseOptions(argv: string[]): Options {
   return options;
 }
 
+/**
+ * Whether the run needs the IPVS daemon: its system, or a part that measures it (steady cost and
+ * soak watch it; dataplanes compares it with nftables).
+ */
+function needsIpvs(options: Options): boolean {
+  return options.systems.includes('lvscare') || options.parts.some((part) => part !== 'failover');
+}
+
 /** What must be there before anything is touched. */
-function checkEnvironment(): void {
+function checkEnvironment(options: Options): void {
   if (process.getuid?.() !== 0) fail('must run as root (network namespaces, IPVS)');
-  if (!existsSync('/proc/net/ip_vs')) {
-    fail('this kernel has no IPVS; run the benchmark in the VM: npx node test/harness/vm-run.ts --timeout 7200 -- node bench/failover-bench.ts');
+  if (needsIpvs(options) && !existsSync('/proc/net/ip_vs')) {
+    fail(
+      'this kernel has no IPVS; run the benchmark in the VM (npx node bench/failover-run.ts ...), or measure only nftables and HAProxy here: --systems nftables,haproxy --parts failover',
+    );
   }
-  if (HAPROXY_BIN === undefined) fail('haproxy is not installed: apt-get install -y haproxy');
+  if (options.systems.includes('haproxy') && HAPROXY_BIN === undefined) fail('haproxy is not installed: apt-get install -y haproxy');
   if (spawnSync('nft', ['--version'], { stdio: 'ignore' }).error) fail('nft is not installed (the nftables dataplane): apt-get install -y nftables');
   for (const tool of ['openssl', 'getconf']) {
     if (spawnSync(tool, ['version'], { stdio: 'ignore' }).error) fail(`${tool} is not installed (apt-get install -y ${tool === 'getconf' ? 'libc-bin' : tool})`);
@@ -236,14 +247,16 @@ function toJson(value: unknown): string {
 
 async function main(): Promise<number> {
   const options = parseOptions(process.argv.slice(2));
-  checkEnvironment();
+  checkEnvironment(options);
   const loadStart = loadAverage();
   const facts = machine();
   progress(`start ${new Date().toISOString()}; load average ${loadStart}; ${JSON.stringify(facts)}; options ${JSON.stringify(options)}`);
   const calibration: Calibration = await calibrate();
   progress(`calibration (this machine): ${JSON.stringify(calibration)}`);
 
-  const bed = await Testbed.create({ intervalMs: options.clientIntervalMs, timeoutMs: options.clientTimeoutMs, daemonDebug: options.daemonDebug });
+  // Parts other than failover use all three systems (needsIpvs); failover alone builds only the chosen ones.
+  const built: readonly System[] = options.parts.every((part) => part === 'failover') ? options.systems : SYSTEMS;
+  const bed = await Testbed.create({ intervalMs: options.clientIntervalMs, timeoutMs: options.clientTimeoutMs, daemonDebug: options.daemonDebug, systems: built });
   let steady: SteadyCost | undefined;
   const trials: TrialResult[] = [];
   let soak: SoakResult | undefined;
@@ -251,7 +264,8 @@ async function main(): Promise<number> {
   let failure: string | undefined;
   try {
     await bed.waitSteady(Date.now(), 180_000);
-    progress('testbed steady: three masters, lvscare with sealos arguments (IPVS), lvscare --dataplane nftables, HAProxy as kubespray, three clients');
+    const described: Record<System, string> = { lvscare: 'lvscare with sealos arguments (IPVS)', nftables: 'lvscare --dataplane nftables', haproxy: 'HAProxy as kubespray' };
+    progress(`testbed steady: three masters, ${built.map((system) => described[system]).join(', ')}, a client for each`);
     if (options.parts.includes('steady')) {
       steady = await measureSteadyCost(bed, options.steadySeconds);
       progress(`steady cost measured: ${JSON.stringify(steady.probesPerSecond)} probes/s`);
@@ -271,7 +285,8 @@ async function main(): Promise<number> {
     failure = error instanceof Error ? (error.stack ?? error.message) : String(error);
     progress(`RUN FAILED: ${failure}`);
   } finally {
-    if (bed.daemonLog.problems.length > 0) progress(`daemon error lines:\n${bed.daemonLog.problems.slice(0, 20).join('\n')}`);
+    const problems = bed.daemonProblems();
+    if (problems.length > 0) progress(`daemon error lines:\n${problems.slice(0, 20).join('\n')}`);
     await bed.destroy();
   }
 
@@ -298,7 +313,7 @@ async function main(): Promise<number> {
     soak,
     dataplanes,
     trials,
-    daemonProblems: bed.daemonLog.problems.slice(0, 50),
+    daemonProblems: bed.daemonProblems().slice(0, 50),
     ...(failure === undefined ? {} : { failure }),
   };
   process.stdout.write(`${toJson(record)}\n`);

@@ -1,7 +1,8 @@
-// Everything the failover benchmark runs on, built once per run in the VM: the kernel tests' cluster
-// (a worker and three masters on a bridge, stand-in apiservers), the REAL lvscare daemon with
-// sealos's arguments, HAProxy as kubespray configures it, one kubelet-like client for each, and
-// direct control of the masters' switch ports.
+// Everything the failover benchmark runs on, built once per run: the kernel tests' cluster (a
+// worker and three masters on a bridge, stand-in apiservers), the REAL lvscare daemon with sealos's
+// arguments (IPVS, in the VM) and the same daemon with --dataplane nftables, HAProxy as kubespray
+// configures it, one kubelet-like client for each, and direct control of the masters' switch
+// ports. Each system is optional; without IPVS's daemon the rest runs on a host kernel too.
 import { RouteClient } from '@lvscare/ipvs-native';
 import { API_PORT, Cluster, hostPort, type Master, waitFor } from '../../test/kernel/lib/cluster.ts';
 import type { BackgroundProcess } from '../../test/harness/netns.ts';
@@ -24,93 +25,140 @@ export interface TestbedOptions {
   timeoutMs: number;
   /** Diagnostics only: the daemon logs every probe (--logger DEBG). */
   daemonDebug: boolean;
+  /**
+   * Which systems to build (default all three). Without lvscare (IPVS) the testbed needs no IPVS,
+   * so the nftables daemon and HAProxy can be measured on a host kernel, without emulation.
+   */
+  systems?: readonly System[];
+}
+
+interface DaemonParts {
+  process: BackgroundProcess;
+  log: DaemonLog;
+  client: TrackedClient;
 }
 
 export class Testbed {
   readonly cluster: Cluster;
-  readonly daemon: BackgroundProcess;
-  readonly daemonPid: number;
-  readonly daemonLog: DaemonLog;
-  readonly haproxy: Haproxy;
-  /** Talks to the VIP, i.e. through lvscare's IPVS table. */
-  readonly vipClient: TrackedClient;
-  /** Talks to 127.0.0.1:6443, i.e. through HAProxy. */
-  readonly haproxyClient: TrackedClient;
-  /** The same daemon with --dataplane nftables, on NFT_VIP, and its client. */
-  readonly nftDaemon: BackgroundProcess;
-  readonly nftDaemonLog: DaemonLog;
-  readonly nftClient: TrackedClient;
+  readonly systems: readonly System[];
+  private readonly ipvsParts: (DaemonParts & { pid: number }) | undefined;
+  private readonly nftParts: DaemonParts | undefined;
+  private readonly haproxyParts: { haproxy: Haproxy; client: TrackedClient } | undefined;
   private readonly switchPorts: RouteClient;
   private lastHaproxyStates = '';
 
   private constructor(parts: {
     cluster: Cluster;
-    daemon: BackgroundProcess;
-    daemonPid: number;
-    daemonLog: DaemonLog;
-    haproxy: Haproxy;
-    vipClient: TrackedClient;
-    haproxyClient: TrackedClient;
-    nftDaemon: BackgroundProcess;
-    nftDaemonLog: DaemonLog;
-    nftClient: TrackedClient;
+    systems: readonly System[];
+    ipvs: (DaemonParts & { pid: number }) | undefined;
+    nft: DaemonParts | undefined;
+    haproxy: { haproxy: Haproxy; client: TrackedClient } | undefined;
     switchPorts: RouteClient;
   }) {
-    this.nftDaemon = parts.nftDaemon;
-    this.nftDaemonLog = parts.nftDaemonLog;
-    this.nftClient = parts.nftClient;
     this.cluster = parts.cluster;
-    this.daemon = parts.daemon;
-    this.daemonPid = parts.daemonPid;
-    this.daemonLog = parts.daemonLog;
-    this.haproxy = parts.haproxy;
-    this.vipClient = parts.vipClient;
-    this.haproxyClient = parts.haproxyClient;
+    this.systems = parts.systems;
+    this.ipvsParts = parts.ipvs;
+    this.nftParts = parts.nft;
+    this.haproxyParts = parts.haproxy;
     this.switchPorts = parts.switchPorts;
   }
 
   static async create(pace: TestbedOptions): Promise<Testbed> {
+    const systems = pace.systems ?? ['lvscare', 'nftables', 'haproxy'];
     const cluster = await Cluster.create();
+    const started: TrackedClient[] = [];
+    let haproxy: Haproxy | undefined;
     try {
-      // sealos's arguments; metrics (and, for diagnostics, the log level) change nothing in its behaviour.
-      const daemon = cluster.startDaemon([...cluster.sealosArgs(), '--metrics-addr', METRICS_ADDR, ...(pace.daemonDebug ? ['--logger', 'DEBG'] : [])]);
-      const daemonLog = new DaemonLog(daemon);
-      const daemonPid = daemon.pid;
-      // `ip netns exec` execs the program, so the pid is the daemon's own node process.
-      if (daemonPid === undefined || !commandLine(daemonPid).includes('lvscare')) {
-        throw new Error(`cannot find the daemon's process (pid ${daemonPid}: ${daemonPid === undefined ? '-' : commandLine(daemonPid)})`);
+      let ipvs: (DaemonParts & { pid: number }) | undefined;
+      if (systems.includes('lvscare')) {
+        // sealos's arguments; metrics (and, for diagnostics, the log level) change nothing in its behaviour.
+        const daemon = cluster.startDaemon([...cluster.sealosArgs(), '--metrics-addr', METRICS_ADDR, ...(pace.daemonDebug ? ['--logger', 'DEBG'] : [])]);
+        const log = new DaemonLog(daemon);
+        const pid = daemon.pid;
+        // `ip netns exec` execs the program, so the pid is the daemon's own node process.
+        if (pid === undefined || !commandLine(pid).includes('lvscare')) {
+          throw new Error(`cannot find the daemon's process (pid ${pid}: ${pid === undefined ? '-' : commandLine(pid)})`);
+        }
+        await waitFor(() => Object.keys(cluster.weights()).length === 3, DAEMON_START_MS, 'the daemon to program three masters', () => daemon.output().slice(-3000));
+        ipvs = { process: daemon, log, pid, client: TrackedClient.start(cluster.worker.netns, 'lvscare', `https://${cluster.vs}/whoami`, pace.intervalMs, pace.timeoutMs) };
+        started.push(ipvs.client);
       }
-      await waitFor(() => Object.keys(cluster.weights()).length === 3, DAEMON_START_MS, 'the daemon to program three masters', () => daemon.output().slice(-3000));
-      const nftVs = hostPort(NFT_VIP, API_PORT);
-      const nftDaemon = cluster.startDaemon([
-        ...cluster.sealosArgs().map((arg) => (arg === cluster.vs ? nftVs : arg)),
-        '--dataplane',
-        'nftables',
-        '--metrics-addr',
-        NFT_METRICS_ADDR,
-        ...(pace.daemonDebug ? ['--logger', 'DEBG'] : []),
-      ]);
-      const nftDaemonLog = new DaemonLog(nftDaemon);
-      await waitFor(() => Object.keys(cluster.nftWeights(nftVs)).length === 3, DAEMON_START_MS, 'the nftables daemon to program three masters', () => nftDaemon.output().slice(-3000));
-      const haproxy = await Haproxy.start(
-        cluster.worker.netns,
-        cluster.masters.map((m) => ({ name: m.name, endpoint: m.endpoint })),
-      );
-      const vipClient = TrackedClient.start(cluster.worker.netns, 'lvscare', `https://${cluster.vs}/whoami`, pace.intervalMs, pace.timeoutMs);
-      const haproxyClient = TrackedClient.start(
-        cluster.worker.netns,
-        'haproxy',
-        `https://127.0.0.1:${KUBESPRAY_FRONTEND_PORT}/whoami`,
-        pace.intervalMs,
-        pace.timeoutMs,
-      );
-      const nftClient = TrackedClient.start(cluster.worker.netns, 'nftables', `https://${nftVs}/whoami`, pace.intervalMs, pace.timeoutMs);
+      let nft: DaemonParts | undefined;
+      if (systems.includes('nftables')) {
+        const nftVs = hostPort(NFT_VIP, API_PORT);
+        const daemon = cluster.startDaemon([
+          ...cluster.sealosArgs().map((arg) => (arg === cluster.vs ? nftVs : arg)),
+          '--dataplane',
+          'nftables',
+          '--metrics-addr',
+          NFT_METRICS_ADDR,
+          ...(pace.daemonDebug ? ['--logger', 'DEBG'] : []),
+        ]);
+        const log = new DaemonLog(daemon);
+        await waitFor(() => Object.keys(cluster.nftWeights(nftVs)).length === 3, DAEMON_START_MS, 'the nftables daemon to program three masters', () => daemon.output().slice(-3000));
+        nft = { process: daemon, log, client: TrackedClient.start(cluster.worker.netns, 'nftables', `https://${nftVs}/whoami`, pace.intervalMs, pace.timeoutMs) };
+        started.push(nft.client);
+      }
+      let haproxyParts: { haproxy: Haproxy; client: TrackedClient } | undefined;
+      if (systems.includes('haproxy')) {
+        haproxy = await Haproxy.start(
+          cluster.worker.netns,
+          cluster.masters.map((m) => ({ name: m.name, endpoint: m.endpoint })),
+        );
+        const client = TrackedClient.start(cluster.worker.netns, 'haproxy', `https://127.0.0.1:${KUBESPRAY_FRONTEND_PORT}/whoami`, pace.intervalMs, pace.timeoutMs);
+        started.push(client);
+        haproxyParts = { haproxy, client };
+      }
       const switchPorts = RouteClient.open({ netns: cluster.topology.switchNetns.name });
-      return new Testbed({ cluster, daemon, daemonPid, daemonLog, haproxy, vipClient, haproxyClient, nftDaemon, nftDaemonLog, nftClient, switchPorts });
+      return new Testbed({ cluster, systems, ipvs, nft, haproxy: haproxyParts, switchPorts });
     } catch (error) {
+      for (const client of started) await client.stop().catch(() => undefined);
+      await haproxy?.stop().catch(() => undefined);
       await cluster.destroy().catch(() => undefined);
       throw error;
     }
+  }
+
+  private need<T>(part: T | undefined, system: System): T {
+    if (part === undefined) throw new Error(`this testbed was built without ${system} (--systems ${this.systems.join(',')})`);
+    return part;
+  }
+
+  /** lvscare with sealos's arguments (IPVS). */
+  get daemon(): BackgroundProcess {
+    return this.need(this.ipvsParts, 'lvscare').process;
+  }
+  get daemonPid(): number {
+    return this.need(this.ipvsParts, 'lvscare').pid;
+  }
+  get daemonLog(): DaemonLog {
+    return this.need(this.ipvsParts, 'lvscare').log;
+  }
+  /** Talks to the VIP, i.e. through lvscare's IPVS table. */
+  get vipClient(): TrackedClient {
+    return this.need(this.ipvsParts, 'lvscare').client;
+  }
+  /** The same daemon with --dataplane nftables, on NFT_VIP, and its client. */
+  get nftDaemon(): BackgroundProcess {
+    return this.need(this.nftParts, 'nftables').process;
+  }
+  get nftDaemonLog(): DaemonLog {
+    return this.need(this.nftParts, 'nftables').log;
+  }
+  get nftClient(): TrackedClient {
+    return this.need(this.nftParts, 'nftables').client;
+  }
+  get haproxy(): Haproxy {
+    return this.need(this.haproxyParts, 'haproxy').haproxy;
+  }
+  /** Talks to 127.0.0.1:6443, i.e. through HAProxy. */
+  get haproxyClient(): TrackedClient {
+    return this.need(this.haproxyParts, 'haproxy').client;
+  }
+
+  /** The daemons' error lines, whichever were built. */
+  daemonProblems(): string[] {
+    return [...(this.ipvsParts?.log.problems ?? []), ...(this.nftParts?.log.problems ?? [])];
   }
 
   master(name: string): Master {
@@ -162,35 +210,45 @@ export class Testbed {
     return new Map((await this.haproxy.servers()).map((s) => [s.name, s]));
   }
 
-  /** Every master at weight 1 in IPVS, UP in HAProxy, and both clients served since `since`. */
+  /** Every master at weight 1 in each daemon's table, UP in HAProxy, and every client served since `since`. */
   async isSteady(since: number): Promise<boolean> {
-    for (const weights of [this.ipvsWeights(), this.nftWeights()]) {
+    const tables = [...(this.ipvsParts ? [this.ipvsWeights()] : []), ...(this.nftParts ? [this.nftWeights()] : [])];
+    for (const weights of tables) {
       if (!this.cluster.masters.every((m) => weights[m.endpoint] === 1)) return false;
     }
-    const servers = await this.haproxyServers();
-    this.lastHaproxyStates = JSON.stringify([...servers.values()]);
-    if (!this.cluster.masters.every((m) => servers.get(m.name)?.status === 'UP')) return false;
-    return [this.vipClient, this.haproxyClient, this.nftClient].every((client) => {
+    if (this.haproxyParts) {
+      const servers = await this.haproxyServers();
+      this.lastHaproxyStates = JSON.stringify([...servers.values()]);
+      if (!this.cluster.masters.every((m) => servers.get(m.name)?.status === 'UP')) return false;
+    }
+    return this.clients().every((client) => {
       const recent = client.since(since);
       // The latest few requests all succeeded: the client is connected again, not mid-retry.
       return recent.length >= 3 && recent.slice(-3).every((r) => r.ok);
     });
   }
 
+  private clients(): TrackedClient[] {
+    return [this.ipvsParts?.client, this.nftParts?.client, this.haproxyParts?.client].filter((c): c is TrackedClient => c !== undefined);
+  }
+
   async waitSteady(since: number, timeoutMs: number): Promise<void> {
-    await waitFor(() => this.isSteady(since), timeoutMs, 'every master back in rotation in both systems and both clients served', () => this.describe(), 50);
+    await waitFor(() => this.isSteady(since), timeoutMs, `every master back in rotation in ${this.systems.join(', ')} and every client served`, () => this.describe(), 50);
   }
 
   describe(): string {
     const last = (client: TrackedClient): string => JSON.stringify(client.records.slice(-3));
-    return `ipvs ${JSON.stringify(this.ipvsWeights())}; nftables ${JSON.stringify(this.nftWeights())}; haproxy ${this.lastHaproxyStates}; vip client ${last(this.vipClient)}; haproxy client ${last(this.haproxyClient)}; daemon log tail:\n${this.daemon.output().slice(-2000)}`;
+    const parts: string[] = [];
+    if (this.ipvsParts) parts.push(`ipvs ${JSON.stringify(this.ipvsWeights())}; vip client ${last(this.ipvsParts.client)}`);
+    if (this.nftParts) parts.push(`nftables ${JSON.stringify(this.nftWeights())}; nftables client ${last(this.nftParts.client)}`);
+    if (this.haproxyParts) parts.push(`haproxy ${this.lastHaproxyStates}; haproxy client ${last(this.haproxyParts.client)}`);
+    const daemon = this.ipvsParts?.process ?? this.nftParts?.process;
+    return `${parts.join('; ')}; daemon log tail:\n${daemon?.output().slice(-2000) ?? '-'}`;
   }
 
   async destroy(): Promise<void> {
-    await this.vipClient.stop();
-    await this.haproxyClient.stop();
-    await this.nftClient.stop();
-    await this.haproxy.stop();
+    for (const client of this.clients()) await client.stop();
+    await this.haproxyParts?.haproxy.stop();
     this.switchPorts.close();
     await this.cluster.destroy();
   }
