@@ -20,6 +20,25 @@ describe('nftables dataplane: TCP through an IPv4 VIP', () => {
     assert.deepEqual(servers, { master1: 10, master2: 10, master3: 10 });
   });
 
+  it('rr: a rewrite does not send the first new connection after it to the same master every time', async () => {
+    // nft restarts a rewritten rule's counter at slot 0; the engine picks which master that is at
+    // random on each rewrite (IPVS's rr keeps its place across changes instead). With slot 0 fixed,
+    // all 12 first connections would reach one master; at random, that has a chance of 3^-11.
+    const firsts: string[] = [];
+    for (let round = 0; round < 12; round += 1) {
+      // A weight change is a rewrite (rr ignores weights, so every master keeps one slot).
+      await c.backend.apply(desired([virtualServer(VIP4, 'rr', [[c.master(1), 1], [c.master(2), 1], [c.master(3), 1 + (round % 2)]])]));
+      const first = await c.agent.open(VIP4);
+      assert.equal(first.ok, true, first.code);
+      firsts.push(first.server ?? '?');
+      await c.agent.close(first.conn!);
+      const { servers, errors } = await c.agent.burst(VIP4, 3);
+      assert.deepEqual(errors, {});
+      assert.deepEqual(servers, { master1: 1, master2: 1, master3: 1 }, 'still a strict rotation after a rotated rewrite');
+    }
+    assert.ok(new Set(firsts).size > 1, `every first connection after a rewrite reached ${firsts[0]}: ${firsts.join(' ')}`);
+  });
+
   it('wrr: new connections in proportion to the weights', async () => {
     await c.backend.apply(desired([virtualServer(VIP4, 'wrr', [[c.master(1), 10], [c.master(2), 20], [c.master(3), 30]])]));
     const { servers, errors } = await c.agent.burst(VIP4, 60);

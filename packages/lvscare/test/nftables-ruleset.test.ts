@@ -7,6 +7,7 @@ import { type Endpoint, parseEndpoint } from "../src/address.ts";
 import { isDataplaneError } from "../src/dataplane/error.ts";
 import {
   expectedListing,
+  identicalFamilyState,
   type NftFamilyState,
   type NftVirtualServer,
   nftFailure,
@@ -80,6 +81,21 @@ describe("nftables scheduler slots", () => {
     }
   });
 
+  it("a rotation starts slot 0 at that live destination and keeps the order, wrapping", () => {
+    assert.deepEqual(slotsFor("wrr", dests, 1), {
+      modulus: 3,
+      slots: [
+        { from: 0, to: 1, destination: M3 },
+        { from: 2, to: 2, destination: M1 },
+      ],
+    });
+    assert.deepEqual(slotsFor("rr", [...dests, { address: ep("10.0.0.4:6443"), weight: 1 }], 2).slots.map((s) => s.destination), [
+      ep("10.0.0.4:6443"),
+      M1,
+      M3,
+    ]);
+  });
+
   it("no live destination: no slots", () => {
     assert.equal(slotsFor("wrr", [{ address: M1, weight: 0 }]), undefined);
     assert.equal(slotsFor("rr", []), undefined);
@@ -129,6 +145,14 @@ describe("nftables transaction text", () => {
     assertInvalid(() => renderTableReplacement(state([vs(VIP, "rr", []), vs(VIP, "wrr", [])])), /appears twice/);
     assertInvalid(() => renderTableReplacement(state([], { family: 4, masquerade: [ep("[fd00::2]:6443")] })), /IPv4/);
     assertInvalid(() => renderTableReplacement(state([], { family: 4, removed: [{ vip: "10.103.97.2; x", destination: M1 }] })), /not an IP address/);
+    assertInvalid(() => renderTableReplacement(state([{ ...vs(VIP, "rr", [[M1, 1], [M2, 0]]), rotation: 1 }])), /rotation 1 is not an integer from 0 to 0/);
+    assertInvalid(() => renderTableReplacement(state([{ ...vs(VIP, "rr", [[M1, 1], [M2, 1]]), rotation: 0.5 }])), /rotation 0.5/);
+    assertInvalid(() => renderTableReplacement(state([{ ...vs(VIP, "lc", [[M1, 1], [M2, 1]]), rotation: 1 }])), /scheduler lc has no rotation/);
+  });
+
+  it("a rotation moves slot 0, nothing else", () => {
+    const script = renderTableReplacement(state([{ ...vs(VIP, "wrr", [[M1, 1], [M2, 2]]), rotation: 1 }]));
+    assert.ok(script.includes("numgen inc mod 3 map { 0-1 : 10.0.0.2 . 6443, 2 : 10.0.0.1 . 6443 }"), script);
   });
 });
 
@@ -140,14 +164,24 @@ describe("nftables listing parser", () => {
     }),
     state([vs(ep("[fd00::2]:6443"), "sh", [[ep("[::ffff:a00:1]:6443"), 3], [ep("[2001:db8::]:6443"), 1]])]),
     state([], { family: 6, removed: [{ vip: "fd00::2", destination: ep("[fd00::11]:6443") }] }),
+    state([{ ...vs(VIP, "rr", [[M3, 1], [M1, 0], [M2, 1], [ep("10.0.0.4:6443"), 1]]), rotation: 2 }, { ...vs(ep("10.103.97.3:443"), "wrr", [[M1, 1], [M2, 3]]), rotation: 1 }]),
+    state([{ ...vs(ep("[fd00::2]:6443"), "rr", [[ep("[fd00::11]:6443"), 1], [ep("[fd00::12]:6443"), 1]]), rotation: 1 }]),
   ];
 
-  it("reads back exactly the model the table was rendered from", () => {
+  it("reads back exactly the model the table was rendered from, rotations included", () => {
     for (const sample of samples) {
       const parsed = parseTable(listingOf(expectedListing(rulesetOf(sample))), sample.family);
       assert.equal(parsed.status, "intact", JSON.stringify(parsed));
-      assert.ok(parsed.status === "intact" && sameFamilyState(parsed.state, sample));
+      assert.ok(parsed.status === "intact" && identicalFamilyState(parsed.state, sample), JSON.stringify(parsed));
     }
+  });
+
+  it("a rotation is not content: the same table needs no rewrite, but is not identical", () => {
+    const plain = state([vs(VIP, "rr", [[M1, 1], [M2, 1]])]);
+    const rotated = state([{ ...vs(VIP, "rr", [[M1, 1], [M2, 1]]), rotation: 1 }]);
+    assert.ok(sameFamilyState(plain, rotated));
+    assert.ok(!identicalFamilyState(plain, rotated));
+    assert.ok(identicalFamilyState(plain, state([{ ...vs(VIP, "rr", [[M2, 1], [M1, 1]]), rotation: 0 }])));
   });
 
   it("ignores what does not change the table: handles, element order, nft's spelling of v4-mapped IPv6, the table comment", () => {

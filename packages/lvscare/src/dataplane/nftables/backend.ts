@@ -23,12 +23,14 @@
  * Listing through nft costs ~1.5 ms on a host but about a second in the failover benchmark's
  * emulated VM, where it starved the daemon's probes every interval (BENCHMARKS.md).
  */
+import { randomInt } from "node:crypto";
 import { type Endpoint, type IpFamily, sameEndpoint } from "../../address.ts";
 import { DataplaneError } from "../error.ts";
 import { SerialQueue } from "./serial.ts";
 import { canonicalListing, listingItems } from "./listing.ts";
 import {
   emptyFamilyState,
+  identicalFamilyState,
   isEmptyFamilyState,
   type NftDesiredState,
   type NftFamilyState,
@@ -38,6 +40,7 @@ import {
   TABLE,
 } from "./model.ts";
 import { parseTable } from "./parse.ts";
+import { isRotating } from "./schedule.ts";
 import { withRemovals } from "./removal.ts";
 import { joinTransaction, renderTableDeletion, renderTableReplacement } from "./render-script.ts";
 import { isNextGeneration, type NftChangeCheck, openGenerationCheck } from "./change-check.ts";
@@ -72,6 +75,11 @@ export interface NftablesBackendOptions extends InteractiveNftRunnerOptions {
   readonly changeCheck?: "generation" | "none" | NftChangeCheck;
   /** Told, in one line, when something works less well than it should (no change check: every read lists). */
   readonly onWarning?: (message: string) => void;
+  /**
+   * Which of `live` destinations a rewritten counter's slot 0 goes to (model.ts, rotation).
+   * Default: at random, so the first new connections after a change spread like IPVS's rr.
+   */
+  readonly pickRotation?: (live: number) => number;
 }
 
 interface Known extends NftFamilyRead {
@@ -105,9 +113,12 @@ export class NftablesBackend {
    */
   private parserAgrees = false;
 
-  private constructor(runner: NftRunner, changeCheck: NftChangeCheck | undefined) {
+  private readonly pickRotation: (live: number) => number;
+
+  private constructor(runner: NftRunner, changeCheck: NftChangeCheck | undefined, pickRotation: (live: number) => number) {
     this.runner = runner;
     this.changeCheck = changeCheck;
+    this.pickRotation = pickRotation;
   }
 
   /** Starts the runner and checks that nft works here (nf_tables in the kernel, permission). Changes nothing. */
@@ -125,7 +136,7 @@ export class NftablesBackend {
     const check = options.changeCheck ?? (typeof choice === "string" ? "generation" : "none");
     const changeCheck =
       check === "none" ? undefined : check === "generation" ? openGenerationCheck(options.netns, options.onWarning ?? (() => undefined)) : check;
-    return new NftablesBackend(runner, changeCheck);
+    return new NftablesBackend(runner, changeCheck, options.pickRotation ?? ((live) => randomInt(live)));
   }
 
   /** Our table of `family` as the kernel has it now. */
@@ -171,12 +182,13 @@ export class NftablesBackend {
     const changes: Array<{ family: IpFamily; next: NftFamilyState }> = [];
     for (const family of FAMILIES) {
       const known = this.known.get(family) ?? (await this.readNow(family));
-      const next = withRemovals(known.status === "damaged" ? undefined : known.state, {
+      const wanted = withRemovals(known.status === "damaged" ? undefined : known.state, {
         family,
         virtualServers: desired.virtualServers.filter((vs) => vs.address.family === family),
         masquerade: desired.masquerade.filter((vip) => vip.family === family),
       });
-      if (known.status !== "damaged" && sameFamilyState(known.state, next)) continue;
+      if (known.status !== "damaged" && sameFamilyState(known.state, wanted)) continue;
+      const next = this.withNewRotations(wanted);
       // Rendering validates: every family is checked before anything runs.
       parts.push(isEmptyFamilyState(next) ? renderTableDeletion(family) : renderTableReplacement(next));
       changes.push({ family, next });
@@ -205,7 +217,7 @@ export class NftablesBackend {
         const listing = await this.runner.listTable(nftFamily(family), TABLE);
         if (listing !== undefined && !this.parserAgrees) {
           const parsed = parseTable(listing, family);
-          this.parserAgrees = parsed.status === "intact" && sameFamilyState(parsed.state, next);
+          this.parserAgrees = parsed.status === "intact" && identicalFamilyState(parsed.state, next);
         }
         this.known.set(family, {
           family,
@@ -222,6 +234,19 @@ export class NftablesBackend {
       throw err;
     }
     return { rewritten: changes.map((c) => c.family) };
+  }
+
+  /** A rewrite restarts every counter at slot 0: each counter's slot 0 is picked anew. */
+  private withNewRotations(state: NftFamilyState): NftFamilyState {
+    return {
+      ...state,
+      virtualServers: state.virtualServers.map(({ rotation: _old, ...vs }) => {
+        const live = vs.destinations.filter((d) => d.weight > 0).length;
+        if (!isRotating(vs.scheduler) || live < 2) return vs;
+        const rotation = this.pickRotation(live);
+        return rotation === 0 ? vs : { ...vs, rotation };
+      }),
+    };
   }
 
   /** Deletes our tables (both families); absent ones are fine. Nothing else is touched. */

@@ -12,13 +12,14 @@ export {
   type NftVirtualServer,
   type RemovedDestination,
   emptyFamilyState,
+  identicalFamilyState,
   nftFamily,
   normalizeFamilyState,
   sameFamilyState,
 } from "./model.ts";
 export type { Scheduler } from "../../config.ts";
 export { CHAINS, type ChainSpec, rulesetOf } from "./ruleset.ts";
-export { SCHEDULER_MEANING, slotsFor } from "./schedule.ts";
+export { isRotating, SCHEDULER_MEANING, slotsFor } from "./schedule.ts";
 export { joinTransaction, renderTableDeletion, renderTableReplacement } from "./render-script.ts";
 export { expectedListing } from "./render-listing.ts";
 export { parseTable, type ParsedTable } from "./parse.ts";

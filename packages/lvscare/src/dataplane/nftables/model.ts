@@ -33,6 +33,15 @@ export interface NftVirtualServer {
   /** What the IPVS scheduler name means here: schedule.ts. */
   readonly scheduler: Scheduler;
   readonly destinations: readonly NftDestination[];
+  /**
+   * `numgen inc` schedulers (rr, wrr) only: which live destination, by its index in canonical
+   * order, gets slot 0. Every rewrite of the table restarts nft's counter at slot 0, where IPVS's
+   * rr keeps its place across changes; with slot 0 always on the first master, the first new
+   * connection after every change went there (a client reconnecting after a timeout met a
+   * blackholed first master twice). The backend picks it at random on each rewrite. Not part of
+   * what a VIP holds: sameFamilyState ignores it. Absent means 0.
+   */
+  readonly rotation?: number;
 }
 
 /**
@@ -85,6 +94,7 @@ export function normalizeFamilyState(state: NftFamilyState): NftFamilyState {
         address: vs.address,
         scheduler: vs.scheduler,
         destinations: [...vs.destinations].sort((a, b) => compareEndpoints(a.address, b.address)),
+        ...(vs.rotation === undefined || vs.rotation === 0 ? {} : { rotation: vs.rotation }),
       }))
       .sort((a, b) => compareEndpoints(a.address, b.address)),
     masquerade: [...state.masquerade].sort(compareEndpoints),
@@ -92,7 +102,16 @@ export function normalizeFamilyState(state: NftFamilyState): NftFamilyState {
   };
 }
 
-/** Same content, in any order. */
+function withoutRotations(state: NftFamilyState): NftFamilyState {
+  return { ...state, virtualServers: state.virtualServers.map(({ rotation: _rotation, ...vs }) => vs) };
+}
+
+/** Same content, in any order, whatever the rotations: a table that needs no rewrite. */
 export function sameFamilyState(a: NftFamilyState, b: NftFamilyState): boolean {
+  return JSON.stringify(normalizeFamilyState(withoutRotations(a))) === JSON.stringify(normalizeFamilyState(withoutRotations(b)));
+}
+
+/** Same content and the same rotations: the same table, rule for rule. */
+export function identicalFamilyState(a: NftFamilyState, b: NftFamilyState): boolean {
   return JSON.stringify(normalizeFamilyState(a)) === JSON.stringify(normalizeFamilyState(b));
 }

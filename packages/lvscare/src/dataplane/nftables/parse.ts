@@ -1,17 +1,18 @@
 /**
  * From `nft -j list table <family> lvscare` back to the model. What the model needs but rules do
  * not say (which VIP a rule is for, its scheduler name, quiesced destinations' weights) is read
- * from the rule comments and the weights map; then the table is checked against what
- * render-listing.ts expects for that model. Anything else (a chain deleted or edited by hand, a
- * foreign rule, the IPVS dataplane's link-mode masquerade table) makes the table "damaged": the
- * caller treats it as absent and the next apply rewrites it whole.
+ * from the rule comments and the weights map, a counter's rotation from its slot 0; then the
+ * table is checked against what render-listing.ts expects for that model. Anything else (a chain
+ * deleted or edited by hand, a foreign rule, the IPVS dataplane's link-mode masquerade table)
+ * makes the table "damaged": the caller treats it as absent and the next apply rewrites it whole.
  */
 import { canonicalIp, type Endpoint, type IpFamily, parseEndpoint } from "../../address.ts";
 import { SCHEDULERS, type Scheduler } from "../../config.ts";
 import { isDataplaneError } from "../error.ts";
 import { isJsonObject, type JsonValue, type ListingItem, listingDifference, listingItems } from "./listing.ts";
-import type { NftDestination, NftFamilyState, NftVirtualServer, RemovedDestination } from "./model.ts";
-import { FILTER_OUTPUT, NAT_OUTPUT, NAT_POSTROUTING, REMOVED_SET, rulesetOf, WEIGHTS_MAP } from "./ruleset.ts";
+import { type NftDestination, type NftFamilyState, type NftVirtualServer, normalizeFamilyState, type RemovedDestination } from "./model.ts";
+import { FILTER_OUTPUT, NAT_OUTPUT, NAT_POSTROUTING, REMOVED_SET, rulesetOf, virtualServerComment, WEIGHTS_MAP } from "./ruleset.ts";
+import { isRotating } from "./schedule.ts";
 import { expectedListing } from "./render-listing.ts";
 import { validateFamilyState } from "./validate.ts";
 
@@ -116,11 +117,42 @@ function masqueradeOf(items: readonly ListingItem[], family: IpFamily): Endpoint
   return vips;
 }
 
+/**
+ * The rotation of a counter's slots: the index, among the live destinations in canonical order, of
+ * the one the DNAT rule maps slot 0 to. 0 when the rule is not there or not as we write it: the
+ * comparison with the expected listing then calls the table damaged.
+ */
+function rotationOf(items: readonly ListingItem[], vs: Omit<NftVirtualServer, "rotation">): number {
+  if (!isRotating(vs.scheduler)) return 0;
+  const comment = virtualServerComment(vs.address, vs.scheduler);
+  const rule = items.find((i) => i.kind === "rule" && i.body.chain === NAT_OUTPUT.name && i.body.comment === comment);
+  const expr = rule?.body.expr;
+  const dnat = Array.isArray(expr) ? expr.map((e) => (isJsonObject(e) ? e.dnat : undefined)).find(isJsonObject) : undefined;
+  const addr = dnat?.addr;
+  const map = isJsonObject(addr) ? addr.map : undefined;
+  const data = isJsonObject(map) ? map.data : undefined;
+  const set = isJsonObject(data) ? data.set : undefined;
+  if (!Array.isArray(set)) return 0;
+  const first = set.find((entry) => {
+    const slot = Array.isArray(entry) ? entry[0] : undefined;
+    return slot === 0 || (isJsonObject(slot) && Array.isArray(slot.range) && slot.range[0] === 0);
+  });
+  const target = Array.isArray(first) && isJsonObject(first[1]) ? first[1].concat : undefined;
+  if (!Array.isArray(target) || typeof target[0] !== "string") return 0;
+  const ip = canonicalIp(target[0])?.ip;
+  const port = target[1];
+  const live = normalizeFamilyState({ family: vs.address.family, virtualServers: [vs], masquerade: [], removed: [] })
+    .virtualServers[0]?.destinations.filter((d) => d.weight > 0) ?? [];
+  return Math.max(0, live.findIndex((d) => d.address.ip === ip && d.address.port === port));
+}
+
 function stateOf(items: readonly ListingItem[], family: IpFamily): NftFamilyState {
   const destinations = destinationsOf(items, family);
   const virtualServers: NftVirtualServer[] = [];
-  for (const [key, vs] of virtualServersOf(items, family)) {
-    virtualServers.push({ ...vs, destinations: destinations.get(key) ?? [] });
+  for (const [key, found] of virtualServersOf(items, family)) {
+    const vs = { ...found, destinations: destinations.get(key) ?? [] };
+    const rotation = rotationOf(items, vs);
+    virtualServers.push(rotation === 0 ? vs : { ...vs, rotation });
     destinations.delete(key);
   }
   const [orphan] = destinations.keys();

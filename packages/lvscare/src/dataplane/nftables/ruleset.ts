@@ -120,7 +120,7 @@ export function rulesetOf(input: NftFamilyState): Ruleset {
   const dnat: DnatRule[] = [];
   const refuse: RefuseRule[] = [];
   for (const vs of state.virtualServers) {
-    const slots = slotsFor(vs.scheduler, vs.destinations);
+    const slots = slotsFor(vs.scheduler, vs.destinations, vs.rotation);
     if (slots === undefined) refuse.push({ vip: vs.address, scheduler: vs.scheduler });
     else dnat.push({ vip: vs.address, scheduler: vs.scheduler, selector: SCHEDULER_MEANING[vs.scheduler].selector, slots });
   }

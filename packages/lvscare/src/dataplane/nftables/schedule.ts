@@ -13,6 +13,7 @@
  * | dh        | `jhash ip daddr`         | ignored                          | yes in effect: one VIP, one destination |
  *
  * In every case weight 0 means quiesced: no slot, so no new connection, and established ones stay.
+ * A rewrite restarts `numgen inc` at slot 0; the rotation (model.ts) says which destination that is.
  * The hash seed is fixed so that a rewrite of the table does not move sources around.
  */
 import type { Scheduler } from "../../config.ts";
@@ -57,13 +58,21 @@ function gcd(a: number, b: number): number {
   return a;
 }
 
+/** Whether the scheduler's selector is a counter, which a rotation applies to. */
+export function isRotating(scheduler: Scheduler): boolean {
+  const selector = SCHEDULER_MEANING[scheduler].selector;
+  return selector.kind === "numgen" && selector.mode === "inc";
+}
+
 /**
- * The slot layout for the live (weight > 0) destinations, in the given order, or undefined when
- * none is live (the VIP then refuses new connections instead: `numgen mod 0` does not exist).
+ * The slot layout for the live (weight > 0) destinations, in the given order starting at the
+ * live one with index `rotation` (and wrapping), or undefined when none is live (the VIP then
+ * refuses new connections instead: `numgen mod 0` does not exist).
  */
-export function slotsFor(scheduler: Scheduler, destinations: readonly NftDestination[]): Slots | undefined {
-  const live = destinations.filter((d) => d.weight > 0);
-  if (live.length === 0) return undefined;
+export function slotsFor(scheduler: Scheduler, destinations: readonly NftDestination[], rotation = 0): Slots | undefined {
+  const inOrder = destinations.filter((d) => d.weight > 0);
+  if (inOrder.length === 0) return undefined;
+  const live = [...inOrder.slice(rotation), ...inOrder.slice(0, rotation)];
   const weighted = SCHEDULER_MEANING[scheduler].weighted;
   const divisor = weighted ? live.reduce((g, d) => gcd(g, d.weight), 0) : 1;
   const slots: Slot[] = [];
