@@ -89,7 +89,7 @@ describe("nftables scheduler slots", () => {
         { from: 2, to: 2, destination: M1 },
       ],
     });
-    assert.deepEqual(slotsFor("rr", [...dests, { address: ep("10.0.0.4:6443"), weight: 1 }], 2).slots.map((s) => s.destination), [
+    assert.deepEqual(slotsFor("rr", [...dests, { address: ep("10.0.0.4:6443"), weight: 1 }], 2)?.slots.map((s) => s.destination), [
       ep("10.0.0.4:6443"),
       M1,
       M3,
