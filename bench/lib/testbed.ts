@@ -38,6 +38,25 @@ interface DaemonParts {
   client: TrackedClient;
 }
 
+/**
+ * lvscare with sealos's arguments on `vs` plus `extra`, once it has programmed three masters, and a
+ * client of its VIP. Metrics (and, for diagnostics, the log level) change nothing in its behaviour.
+ */
+async function startDaemon(
+  cluster: Cluster,
+  pace: TestbedOptions,
+  label: 'lvscare' | 'nftables',
+  vs: string,
+  extra: readonly string[],
+  weights: () => Record<string, number>,
+): Promise<DaemonParts> {
+  const args = cluster.sealosArgs().map((arg) => (arg === cluster.vs ? vs : arg));
+  const daemon = cluster.startDaemon([...args, ...extra, ...(pace.daemonDebug ? ['--logger', 'DEBG'] : [])]);
+  const log = new DaemonLog(daemon);
+  await waitFor(() => Object.keys(weights()).length === 3, DAEMON_START_MS, `the ${label} daemon to program three masters`, () => daemon.output().slice(-3000));
+  return { process: daemon, log, client: TrackedClient.start(cluster.worker.netns, label, `https://${vs}/whoami`, pace.intervalMs, pace.timeoutMs) };
+}
+
 export class Testbed {
   readonly cluster: Cluster;
   readonly systems: readonly System[];
@@ -71,32 +90,19 @@ export class Testbed {
     try {
       let ipvs: (DaemonParts & { pid: number }) | undefined;
       if (systems.includes('lvscare')) {
-        // sealos's arguments; metrics (and, for diagnostics, the log level) change nothing in its behaviour.
-        const daemon = cluster.startDaemon([...cluster.sealosArgs(), '--metrics-addr', METRICS_ADDR, ...(pace.daemonDebug ? ['--logger', 'DEBG'] : [])]);
-        const log = new DaemonLog(daemon);
-        const pid = daemon.pid;
+        const parts = await startDaemon(cluster, pace, 'lvscare', cluster.vs, ['--metrics-addr', METRICS_ADDR], () => cluster.weights());
+        started.push(parts.client);
+        const pid = parts.process.pid;
         // `ip netns exec` execs the program, so the pid is the daemon's own node process.
         if (pid === undefined || !commandLine(pid).includes('lvscare')) {
           throw new Error(`cannot find the daemon's process (pid ${pid}: ${pid === undefined ? '-' : commandLine(pid)})`);
         }
-        await waitFor(() => Object.keys(cluster.weights()).length === 3, DAEMON_START_MS, 'the daemon to program three masters', () => daemon.output().slice(-3000));
-        ipvs = { process: daemon, log, pid, client: TrackedClient.start(cluster.worker.netns, 'lvscare', `https://${cluster.vs}/whoami`, pace.intervalMs, pace.timeoutMs) };
-        started.push(ipvs.client);
+        ipvs = { ...parts, pid };
       }
       let nft: DaemonParts | undefined;
       if (systems.includes('nftables')) {
         const nftVs = hostPort(NFT_VIP, API_PORT);
-        const daemon = cluster.startDaemon([
-          ...cluster.sealosArgs().map((arg) => (arg === cluster.vs ? nftVs : arg)),
-          '--dataplane',
-          'nftables',
-          '--metrics-addr',
-          NFT_METRICS_ADDR,
-          ...(pace.daemonDebug ? ['--logger', 'DEBG'] : []),
-        ]);
-        const log = new DaemonLog(daemon);
-        await waitFor(() => Object.keys(cluster.nftWeights(nftVs)).length === 3, DAEMON_START_MS, 'the nftables daemon to program three masters', () => daemon.output().slice(-3000));
-        nft = { process: daemon, log, client: TrackedClient.start(cluster.worker.netns, 'nftables', `https://${nftVs}/whoami`, pace.intervalMs, pace.timeoutMs) };
+        nft = await startDaemon(cluster, pace, 'nftables', nftVs, ['--dataplane', 'nftables', '--metrics-addr', NFT_METRICS_ADDR], () => cluster.nftWeights(nftVs));
         started.push(nft.client);
       }
       let haproxyParts: { haproxy: Haproxy; client: TrackedClient } | undefined;

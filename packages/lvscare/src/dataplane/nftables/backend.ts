@@ -32,6 +32,7 @@ import {
   emptyFamilyState,
   identicalFamilyState,
   isEmptyFamilyState,
+  liveDestinations,
   type NftDesiredState,
   type NftFamilyState,
   nftFamily,
@@ -241,7 +242,7 @@ export class NftablesBackend {
     return {
       ...state,
       virtualServers: state.virtualServers.map(({ rotation: _old, ...vs }) => {
-        const live = vs.destinations.filter((d) => d.weight > 0).length;
+        const live = liveDestinations(vs.destinations).length;
         if (!isRotating(vs.scheduler) || live < 2) return vs;
         const rotation = this.pickRotation(live);
         return rotation === 0 ? vs : { ...vs, rotation };

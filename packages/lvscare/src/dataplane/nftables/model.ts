@@ -82,6 +82,16 @@ function compareEndpoints(a: Endpoint, b: Endpoint): number {
   return a.ip < b.ip ? -1 : a.ip > b.ip ? 1 : a.port - b.port;
 }
 
+/** Destinations in the canonical order (by address), which slots and rotations count in. */
+export function inCanonicalOrder(destinations: readonly NftDestination[]): NftDestination[] {
+  return [...destinations].sort((a, b) => compareEndpoints(a.address, b.address));
+}
+
+/** The destinations that take new connections (weight 0 is quiesced), in the given order. */
+export function liveDestinations(destinations: readonly NftDestination[]): NftDestination[] {
+  return destinations.filter((d) => d.weight > 0);
+}
+
 /**
  * One canonical order everywhere (sorted by address), so that a table rendered from a model and
  * parsed back yields the same model, and the scheduler's slots never depend on insertion order.
@@ -93,7 +103,7 @@ export function normalizeFamilyState(state: NftFamilyState): NftFamilyState {
       .map((vs) => ({
         address: vs.address,
         scheduler: vs.scheduler,
-        destinations: [...vs.destinations].sort((a, b) => compareEndpoints(a.address, b.address)),
+        destinations: inCanonicalOrder(vs.destinations),
         ...(vs.rotation === undefined || vs.rotation === 0 ? {} : { rotation: vs.rotation }),
       }))
       .sort((a, b) => compareEndpoints(a.address, b.address)),

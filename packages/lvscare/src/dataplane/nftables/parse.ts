@@ -10,7 +10,7 @@ import { canonicalIp, type Endpoint, type IpFamily, parseEndpoint } from "../../
 import { SCHEDULERS, type Scheduler } from "../../config.ts";
 import { isDataplaneError } from "../error.ts";
 import { isJsonObject, type JsonValue, type ListingItem, listingDifference, listingItems } from "./listing.ts";
-import { type NftDestination, type NftFamilyState, type NftVirtualServer, normalizeFamilyState, type RemovedDestination } from "./model.ts";
+import { inCanonicalOrder, liveDestinations, type NftDestination, type NftFamilyState, type NftVirtualServer, type RemovedDestination } from "./model.ts";
 import { FILTER_OUTPUT, NAT_OUTPUT, NAT_POSTROUTING, REMOVED_SET, rulesetOf, virtualServerComment, WEIGHTS_MAP } from "./ruleset.ts";
 import { isRotating } from "./schedule.ts";
 import { expectedListing } from "./render-listing.ts";
@@ -141,8 +141,7 @@ function rotationOf(items: readonly ListingItem[], vs: Omit<NftVirtualServer, "r
   if (!Array.isArray(target) || typeof target[0] !== "string") return 0;
   const ip = canonicalIp(target[0])?.ip;
   const port = target[1];
-  const live = normalizeFamilyState({ family: vs.address.family, virtualServers: [vs], masquerade: [], removed: [] })
-    .virtualServers[0]?.destinations.filter((d) => d.weight > 0) ?? [];
+  const live = liveDestinations(inCanonicalOrder(vs.destinations));
   return Math.max(0, live.findIndex((d) => d.address.ip === ip && d.address.port === port));
 }
 

@@ -18,7 +18,7 @@
  */
 import type { Scheduler } from "../../config.ts";
 import type { Endpoint } from "../../address.ts";
-import type { NftDestination } from "./model.ts";
+import { liveDestinations, type NftDestination } from "./model.ts";
 
 export type Selector =
   | { readonly kind: "numgen"; readonly mode: "inc" | "random" }
@@ -70,7 +70,7 @@ export function isRotating(scheduler: Scheduler): boolean {
  * refuses new connections instead: `numgen mod 0` does not exist).
  */
 export function slotsFor(scheduler: Scheduler, destinations: readonly NftDestination[], rotation = 0): Slots | undefined {
-  const inOrder = destinations.filter((d) => d.weight > 0);
+  const inOrder = liveDestinations(destinations);
   if (inOrder.length === 0) return undefined;
   const live = [...inOrder.slice(rotation), ...inOrder.slice(0, rotation)];
   const weighted = SCHEDULER_MEANING[scheduler].weighted;

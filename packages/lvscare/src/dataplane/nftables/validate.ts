@@ -7,7 +7,7 @@ import { MAX_WEIGHT } from "@lvscare/ipvs-native";
 import { canonicalIp, type Endpoint, formatEndpoint, type IpFamily } from "../../address.ts";
 import { SCHEDULERS } from "../../config.ts";
 import { DataplaneError } from "../error.ts";
-import type { NftFamilyState } from "./model.ts";
+import { liveDestinations, type NftFamilyState } from "./model.ts";
 import { isRotating } from "./schedule.ts";
 
 function invalid(message: string): DataplaneError {
@@ -61,7 +61,7 @@ export function validateFamilyState(state: NftFamilyState): void {
     }
     checkUnique(vs.destinations.map((d) => formatEndpoint(d.address)), `${where}: destination`);
     if (vs.rotation !== undefined && vs.rotation !== 0) {
-      const live = vs.destinations.filter((d) => d.weight > 0).length;
+      const live = liveDestinations(vs.destinations).length;
       if (!isRotating(vs.scheduler)) throw invalid(`${where}: scheduler ${vs.scheduler} has no rotation (${describe(vs.rotation)})`);
       if (!Number.isInteger(vs.rotation) || vs.rotation < 0 || vs.rotation >= live) {
         throw invalid(`${where}: rotation ${describe(vs.rotation)} is not an integer from 0 to ${live - 1} (the live destinations)`);
