@@ -14,6 +14,7 @@ import { REDACTED } from "../src/ssh/redact.ts";
 import { createTestHosts, type TestHosts } from "./hosts/test-hosts.ts";
 import { nastyArgv } from "./helpers/nasty-strings.ts";
 import { SeededRandom } from "./helpers/seeded-random.ts";
+import { latencyProxy } from "./helpers/latency-proxy.ts";
 import { generateKeyPair, testPool, type CapturedPool, type KeyPair } from "./helpers/ssh-pool.ts";
 
 const BASE_SEED = Number(process.env["SEAL_PROPERTY_SEED"] ?? 20260502);
@@ -107,6 +108,22 @@ describe("sessions per host", () => {
     assert.equal(concurrent.length, 30);
     assert.ok(Math.max(...concurrent) <= 10, `at most 10 at once, saw ${Math.max(...concurrent)}`);
     assert.doesNotMatch(root.output(), /refused a session/);
+  });
+
+  it("on a slow link (150 ms each way) a refusal that raced a close does not lower the limit", async () => {
+    // sshd refuses an open it reads together with the close that frees a slot; across a WAN the
+    // refusal arrives long after the close, which no fixed time window can tell from a real limit.
+    await using proxy = await latencyProxy(hosts, hosts.at(0), 150);
+    const session = await testPool(hosts, { password: PASSWORD }, { createSocket: proxy.createSocket });
+    try {
+      const remote = session.pool.host(proxy.address);
+      // Commands of different lengths, so that slots free one at a time while others stay open.
+      const results = await Promise.all(Array.from({ length: 60 }, (_, index) => remote.run(slotCommand.map((arg) => arg.replace("sleep 0.5", `sleep 0.${1 + (index % 7)}`)))));
+      assert.ok(Math.max(...results.map((result) => Number(result.stdout))) <= 10);
+      assert.doesNotMatch(session.output(), /refused a session/);
+    } finally {
+      await session.close();
+    }
   });
 
   it("a server allowing fewer sessions than assumed: the pool learns its limit and all 30 still run", async () => {

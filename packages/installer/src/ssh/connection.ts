@@ -89,7 +89,13 @@ export class SshConnection {
   #closed = false;
   readonly #refusalsAt = new Map<number, number>();
   #openChannels = 0;
-  #lastCloseAt = 0;
+  /** Channels closed so far; a close is ours to count once our CHANNEL_CLOSE has been sent. */
+  #closes = 0;
+  /** Closes sshd has certainly processed: it has answered a request we sent after them. */
+  #closesAnswered = 0;
+  /** Opens sent and not yet answered, by the order they were sent in. */
+  readonly #opensInFlight = new Set<number>();
+  #opensSent = 0;
   readonly #closedPromise: Promise<void>;
 
   private constructor(target: SshTarget, client: Client, maxSessions: number, onWarning: (message: string) => void) {
@@ -161,16 +167,22 @@ export class SshConnection {
     for (let refusals = 0; ; ) {
       if (this.#closed) throw new SshError(this.target.label, "disconnected", "the connection is closed");
       await this.#slots.acquire();
+      const closesAtSend = this.#closes;
+      const closesUnanswered = closesAtSend - this.#closesAnswered;
+      const sent = this.#opensSent++;
+      this.#opensInFlight.add(sent);
       try {
         return await new Promise<R>((resolve, reject) => {
           try {
             open((error, opened) => {
+              this.#opensInFlight.delete(sent);
+              this.#closesAnswered = Math.max(this.#closesAnswered, closesAtSend);
               if (error !== undefined) return reject(error);
               this.#openChannels++;
               const closed = new Promise<void>((resolveClosed) =>
                 opened.once("close", () => {
                   this.#openChannels--;
-                  this.#lastCloseAt = Date.now();
+                  this.#closes++;
                   this.#slots.release();
                   resolveClosed();
                 }),
@@ -178,6 +190,7 @@ export class SshConnection {
               resolve(prepare(opened, closed));
             });
           } catch (error) {
+            this.#opensInFlight.delete(sent);
             reject(error as Error); // ssh2 throws synchronously when the socket is gone
           }
         });
@@ -186,7 +199,7 @@ export class SshConnection {
         if (this.#closed) throw new SshError(this.target.label, "disconnected", "the connection closed", { cause: error });
         if (isSessionRefused(error) && refusals < MAX_SESSION_REFUSALS) {
           refusals++;
-          this.#noteRefusal();
+          if (closesUnanswered === 0) this.#noteRefusal(this.#sessionsCountedAt(sent, closesAtSend));
           // Opening right after a close can reach sshd before it has freed the closed session:
           // a refusal is worth another try once some channel closes, or after a short wait.
           await this.#slots.nextRelease(Math.min(1000, 10 * 2 ** refusals));
@@ -198,19 +211,33 @@ export class SshConnection {
   }
 
   /**
-   * sshd frees a session only after it has processed our close, so an open sent right after a
-   * close can be refused although the limit is not reached (both packets in one read). A refusal
-   * is taken as evidence of a lower MaxSessions only when no channel closed just before; three
-   * such refusals with the same number of sessions open, and the limit drops to that number.
+   * How many sessions sshd counted when it refused the open we sent as number `sent`, given that
+   * it had freed every channel closed before that (see #noteRefusal). sshd answers opens in the
+   * order sent, so an earlier open still unanswered here was accepted (a refusal would have come
+   * first; ssh2 reports an exec only after its request's reply too); channels that closed after
+   * the send were still counted; later opens were not yet read.
    */
-  #noteRefusal(): void {
-    const open = this.#openChannels;
-    if (open === 0 || open >= this.#slots.limit || Date.now() - this.#lastCloseAt < CLOSE_RACE_WINDOW_MS) return;
-    const count = (this.#refusalsAt.get(open) ?? 0) + 1;
-    this.#refusalsAt.set(open, count);
+  #sessionsCountedAt(sent: number, closesAtSend: number): number {
+    let acceptedBefore = 0;
+    for (const other of this.#opensInFlight) if (other < sent) acceptedBefore++;
+    return this.#openChannels + (this.#closes - closesAtSend) + acceptedBefore;
+  }
+
+  /**
+   * sshd frees a closed session only in the main-loop pass after the one that read our
+   * CHANNEL_CLOSE, so an open read in the same pass is refused although the limit is not
+   * reached. A refusal is evidence of a lower MaxSessions only when every close before the open
+   * had already been answered (sshd replied to a later request, so a later pass freed it); no
+   * clock is involved, so neither a slow link nor a slow sshd on a loaded host can fake it.
+   * Three such refusals at the same count, and the limit drops to it.
+   */
+  #noteRefusal(serverOpen: number): void {
+    if (serverOpen === 0 || serverOpen >= this.#slots.limit) return;
+    const count = (this.#refusalsAt.get(serverOpen) ?? 0) + 1;
+    this.#refusalsAt.set(serverOpen, count);
     if (count < 3) return;
-    this.#onWarning(`the server refused a session with ${open} open; using at most ${open} at once (sshd MaxSessions)`);
-    this.#slots.lowerTo(open);
+    this.#onWarning(`the server refused a session with ${serverOpen} open; using at most ${serverOpen} at once (sshd MaxSessions)`);
+    this.#slots.lowerTo(serverOpen);
     this.#refusalsAt.clear();
   }
 
@@ -229,7 +256,6 @@ export class SshConnection {
 }
 
 const MAX_SESSION_REFUSALS = 100;
-const CLOSE_RACE_WINDOW_MS = 100;
 
 function isSessionRefused(error: unknown): boolean {
   // sshd answers a session past MaxSessions with "open failed" (SSH_OPEN_CONNECT_FAILED in
